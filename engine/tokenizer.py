@@ -1,0 +1,66 @@
+"""The checkpoint's tokenizer and chat template (CodeLlama-70B's when the tokenizer has none)."""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import CheckpointError, TokenizerMissingError
+
+log = logging.getLogger(__name__)
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
+Messages = Sequence[dict[str, Any]]
+
+
+def codellama_70b_chat_template() -> str:
+    """The chat template of CodeLlama-70B-Instruct (model card, 'Chat prompt')."""
+    return resources.files(__package__).joinpath("codellama_70b_chat.jinja").read_text(encoding="utf-8")
+
+
+def load_tokenizer(folder: Path):
+    """A transformers tokenizer from the folder, or None if the checkpoint ships none."""
+    if not any((folder / name).exists() for name in TOKENIZER_FILES):
+        log.warning("%s has no tokenizer files; only token ids can be used", folder)
+        return None
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True, trust_remote_code=False)
+    except Exception as e:  # transformers raises many kinds; all mean the same to the user
+        raise CheckpointError(f"cannot load the tokenizer ({type(e).__name__}: {e})", str(folder)) from None
+    if not getattr(tokenizer, "chat_template", None):
+        tokenizer.chat_template = codellama_70b_chat_template()
+    return tokenizer
+
+
+def is_messages(prompt: Any) -> bool:
+    return isinstance(prompt, (list, tuple)) and bool(prompt) and all(isinstance(m, dict) for m in prompt)
+
+
+def require(tokenizer, what: str):
+    if tokenizer is None:
+        raise TokenizerMissingError(f"{what} needs a tokenizer, and this checkpoint has none; pass token ids")
+    return tokenizer
+
+
+def encode_chat(tokenizer, messages: Messages) -> list[int]:
+    """Token ids of the chat, ending with the assistant's turn, exactly as the template renders it."""
+    text = require(tokenizer, "encode_chat").apply_chat_template(
+        list(messages), tokenize=False, add_generation_prompt=True
+    )
+    return tokenizer.encode(text, add_special_tokens=False)
+
+
+def encode_prompt(tokenizer, prompt: str | Sequence[int] | Messages) -> list[int]:
+    """A prompt given as text (BOS added), token ids, or chat messages -> token ids."""
+    if isinstance(prompt, str):
+        return require(tokenizer, "a text prompt").encode(prompt, add_special_tokens=True)
+    if is_messages(prompt):
+        return encode_chat(tokenizer, prompt)
+    ids = [int(t) for t in prompt]
+    if not ids:
+        raise ValueError("the prompt is empty")
+    return ids
