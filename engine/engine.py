@@ -30,6 +30,7 @@ class Model:
         self.device, self.dtype, self.source = device, dtype, source
         self._forward_lock = threading.Lock()  # one forward at a time; concurrent streams interleave by step
         self._workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="codellama-engine")
+        self.active_requests = 0  # generations holding a KV cache right now
 
     @property
     def args(self) -> ModelArgs:
@@ -71,6 +72,7 @@ class Model:
         cache = KVCache(self.args, self.device, self.dtype, capacity=len(ids) + min(budget, 256))
         generator = make_generator(params, self.device)
         history = torch.tensor(ids, dtype=torch.long, device=self.device)
+        self.active_requests += 1
         try:
             if budget == 0:
                 return
@@ -85,6 +87,7 @@ class Model:
                     logits = self._forward([token], cache)[-1]
         finally:
             cache.free()
+            self.active_requests -= 1
 
     def _text(self, prompt: Prompt, params: SamplingParams) -> Iterator[str]:
         ids = self.encode(prompt)
