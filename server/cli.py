@@ -1,35 +1,105 @@
-"""The `codellama-lsp` command line."""
+"""The `codellama-lsp` command line: serve (default), complete, action, generate, demo-model."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import logging
 import sys
 from pathlib import Path
 
-DEFAULT_MODEL = "TheBloke/CodeLlama-70B-Instruct-GPTQ"
+from .options import DEFAULT_MODEL
+
+ACTION_CHOICES = ("explain", "fix", "doc", "tests", "refactor", "ask")
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=DEFAULT_MODEL, help="hub id, local folder, or 'demo' (tiny random model, CPU)")
     p.add_argument("--revision", default=None, help="hub branch, e.g. gptq-4bit-128g-actorder_True (default: main)")
-    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: cuda if available)")
+    p.add_argument("--context-tokens", type=int, default=4096, help="prompt + answer window (default 4096)")
 
 
-def _default_device() -> str:
-    import torch
+def _options(args: argparse.Namespace):
+    from .options import parse_options
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    raw = {"model": args.model, "revision": args.revision, "device": args.device, "contextTokens": args.context_tokens}
+    options, errors = parse_options(raw)
+    if errors:
+        raise ValueError("; ".join(errors))
+    return options
 
 
-def _load(args: argparse.Namespace):
+def _load(options):
     from codellama_lsp.engine import load_model
     from codellama_lsp.engine.demo import NOTICE
 
-    if args.model == "demo":
+    from .model_host import resolve_device
+
+    if options.model == "demo":
         print(NOTICE, file=sys.stderr)
-    return load_model(args.model, revision=args.revision, device=args.device or _default_device())
+    return load_model(options.model, revision=options.revision, device=resolve_device(options.device))
+
+
+def _position(text: str) -> tuple[int, int]:
+    """'LINE:COL', 1-based as editors show them -> 0-based (line, column)."""
+    line, _, col = text.partition(":")
+    if not (line.isdigit() and col.isdigit()) or int(line) < 1 or int(col) < 1:
+        raise ValueError(f"expected LINE:COL counted from 1, got {text!r}")
+    return int(line) - 1, int(col) - 1
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .handlers import build_server
+
+    server = build_server()
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        server.start_tcp(host or "127.0.0.1", int(port))
+    else:
+        server.start_io()
+    return 0
+
+
+def cmd_complete(args: argparse.Namespace) -> int:
+    from .inline import complete_inline
+    from .snapshot import file_snapshot
+
+    path, _, where = args.location.partition(":")
+    line, col = _position(where)
+    doc = file_snapshot(path, args.language)
+    options = _options(args)
+    completion = asyncio.run(complete_inline(_load(options), doc, line, col, options))
+    if not completion.text:
+        print(f"codellama-lsp: no usable completion in the model's answer:\n{completion.reply}", file=sys.stderr)
+        return 0  # an empty completion is an answer, not a failure
+    print(completion.text)
+    return 0
+
+
+def cmd_action(args: argparse.Namespace) -> int:
+    from lsprotocol import types as lsp
+
+    from .actions import run_action
+    from .edits import apply_edit
+    from .snapshot import file_snapshot
+
+    start, _, end = args.range.partition("-")
+    (sl, sc), (el, ec) = _position(start), _position(end or start)
+    doc = file_snapshot(args.file, args.language)
+    options = _options(args)
+    range_ = lsp.Range(start=lsp.Position(line=sl, character=sc), end=lsp.Position(line=el, character=ec))
+    if args.action == "ask" and not args.instruction:
+        raise ValueError("action ask needs --instruction")
+    result = asyncio.run(run_action(_load(options), doc, args.action, range_, options, instruction=args.instruction or ""))
+    if args.action == "explain":
+        print(result.text)
+        return 0
+    new_text = apply_edit(doc.text, result.edit)
+    name = Path(args.file).name
+    sys.stdout.writelines(difflib.unified_diff(doc.text.splitlines(True), new_text.splitlines(True), f"a/{name}", f"b/{name}"))
+    return 0
 
 
 def cmd_demo_model(args: argparse.Namespace) -> int:
@@ -44,7 +114,7 @@ def cmd_demo_model(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from codellama_lsp.engine import SamplingParams
 
-    model = _load(args)
+    model = _load(_options(args))
     params = SamplingParams(temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed)
     messages = [{"role": "system", "content": args.system}, {"role": "user", "content": args.prompt}]
 
@@ -58,15 +128,31 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="codellama-lsp", description="Local GPTQ Code Llama for your editor.")
-    parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING or ERROR")
+    logs = argparse.ArgumentParser(add_help=False)  # accepted before or after the command
+    logs.add_argument("--log-file", default=argparse.SUPPRESS, help="write the log here (default: stderr)")
+    logs.add_argument("--log-level", default=argparse.SUPPRESS, help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    parser = argparse.ArgumentParser(
+        prog="codellama-lsp", parents=[logs], description="A local GPTQ Code Llama for your editor (LSP over stdio by default)."
+    )
+    parser.add_argument("--tcp", metavar="HOST:PORT", help="serve over TCP instead of stdio (for debugging)")
     sub = parser.add_subparsers(dest="command")
 
-    demo = sub.add_parser("demo-model", help="write a tiny random-weight GPTQ checkpoint (output is noise)")
-    demo.add_argument("dir", help="folder to write")
-    demo.set_defaults(run=cmd_demo_model)
+    complete = sub.add_parser("complete", parents=[logs], help="print the inline completion at FILE:LINE:COL (1-based)")
+    complete.add_argument("location", metavar="FILE:LINE:COL")
+    complete.add_argument("--language", help="language id (default: from the file extension)")
+    _add_model_options(complete)
+    complete.set_defaults(run=cmd_complete)
 
-    gen = sub.add_parser("generate", help="answer one instruction with the model, streamed to stdout")
+    action = sub.add_parser("action", parents=[logs], help="run a code action on FILE; prints a unified diff (or the explanation)")
+    action.add_argument("action", choices=ACTION_CHOICES)
+    action.add_argument("file")
+    action.add_argument("--range", required=True, metavar="L:C-L:C", help="1-based start-end; one L:C means the cursor's function")
+    action.add_argument("--instruction", help="what to do (for ask)")
+    action.add_argument("--language", help="language id (default: from the file extension)")
+    _add_model_options(action)
+    action.set_defaults(run=cmd_action)
+
+    gen = sub.add_parser("generate", parents=[logs], help="answer one instruction with the model, streamed to stdout")
     _add_model_options(gen)
     gen.add_argument("prompt", help="the instruction (user turn)")
     gen.add_argument("--system", default="You are a helpful and honest code assistant.", help="system turn")
@@ -74,20 +160,27 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
     gen.add_argument("--seed", type=int, default=None)
     gen.set_defaults(run=cmd_generate)
+
+    demo = sub.add_parser("demo-model", parents=[logs], help="write the tiny random-weight GPTQ demo checkpoint (output is noise)")
+    demo.add_argument("dir", help="folder to write")
+    demo.set_defaults(run=cmd_demo_model)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    if not hasattr(args, "run"):
-        build_parser().print_help()
-        return 2
+    log_file, log_level = getattr(args, "log_file", None), getattr(args, "log_level", "INFO")
+    handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
+    logging.basicConfig(level=log_level.upper(), handlers=[handler], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command is None:
+        return cmd_serve(args)
     from codellama_lsp.engine import EngineError
+
+    from .actions import ActionFailed
 
     try:
         return args.run(args)
-    except (EngineError, ValueError) as e:
+    except (EngineError, ActionFailed, ValueError, OSError) as e:
         print(f"codellama-lsp: {e}", file=sys.stderr)
         return 1
 

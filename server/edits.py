@@ -34,3 +34,16 @@ def check_version(uri: str, expected: int | None, current: int | None) -> None:
     """Raise StaleDocumentError when the document moved on since `expected`."""
     if expected is not None and current != expected:
         raise StaleDocumentError(uri, expected, current)
+
+
+def apply_edit(text: str, edit: lsp.WorkspaceEdit) -> str:
+    """The text after a single-document versioned edit (for diffs on the command line)."""
+    from .document import clamp, offset, split_lines
+
+    changes = [e for change in edit.document_changes or [] for e in change.edits]
+    for e in sorted(changes, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
+        lines = split_lines(text)
+        start = offset(lines, *clamp(lines, e.range.start.line, e.range.start.character))
+        end = offset(lines, *clamp(lines, e.range.end.line, e.range.end.character))
+        text = text[:start] + e.new_text + text[end:]
+    return text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from codellama_lsp.engine import Model
 
 from .generation import answer, build_prompt
@@ -12,10 +14,16 @@ from .prompts import inline_messages
 from .snapshot import Snapshot
 
 
+@dataclass(frozen=True)
+class InlineCompletion:
+    text: str  # what to insert at the cursor ("" when the answer had nothing useful)
+    reply: str  # the model's raw answer
+
+
 async def complete_inline(
     model: Model, doc: Snapshot, line: int, character: int, options: Options, other_files: list[tuple[str, str]] = ()
-) -> str:
-    """The text to insert at (line, UTF-16 character); "" when the model has nothing useful."""
+) -> InlineCompletion:
+    """The text to insert at (line, UTF-16 character), and the answer it came from."""
     doc.check_usable()
     language = language_for(doc.language_id, doc.path)
     gen = options.inline
@@ -23,4 +31,4 @@ async def complete_inline(
     others = list(other_files)[: options.otherFiles]
     ctx, messages = build_prompt(model, doc.text, (line, character), None, framing, options.contextTokens, gen.maxNewTokens, others)
     reply = await answer(model, messages, gen.sampling(), until_code_block=True)
-    return clean_inline(reply, ctx.prefix, ctx.suffix)
+    return InlineCompletion(clean_inline(reply, ctx.prefix, ctx.suffix), reply)

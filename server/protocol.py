@@ -1,0 +1,44 @@
+"""The LSP protocol with two fixes: malformed requests get an answer, and commands can be cancelled."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.protocol import LanguageServerProtocol, lsp_method
+
+log = logging.getLogger(__name__)
+
+
+class _Answered:
+    """A request that was already answered with an error while it was being parsed."""
+
+    jsonrpc = None
+
+
+class CodellamaProtocol(LanguageServerProtocol):
+    def structure_message(self, data: dict[str, Any]):
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as error:
+            if isinstance(data, dict) and "id" in data and "method" in data:
+                log.warning("invalid params for %s (id %s)", data.get("method"), data.get("id"))
+                invalid = JsonRpcInvalidParams(f"Invalid params for {data.get('method')}: {error.__cause__ or error}")
+                self._send_response(data["id"], error=invalid.to_response_error())
+                return _Answered()
+            raise
+
+    def handle_message(self, message):
+        if isinstance(message, _Answered):
+            return
+        super().handle_message(message)
+
+    @lsp_method(lsp.WORKSPACE_EXECUTE_COMMAND)
+    async def lsp_workspace__execute_command(self, params: lsp.ExecuteCommandParams) -> Any:
+        """Runs a command as a task of this request, so `$/cancelRequest` cancels the command itself."""
+        handler = self.fm.commands.get(params.command)
+        if handler is None:
+            raise JsonRpcInvalidParams(f"Unknown command {params.command!r}")
+        return await handler(*(params.arguments or []))

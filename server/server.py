@@ -1,0 +1,250 @@
+"""The language server's state: settings, the model, open documents, running requests."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections import OrderedDict
+
+import torch
+from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
+
+from codellama_lsp.engine import Model, load_model
+
+from .action_request import ActionRequest
+from .actions import ACTIONS, ActionFailed, ActionResult, run_action
+from .context import ContextTooLarge
+from .document import clamp, split_lines
+from .edits import StaleDocumentError, check_version
+from .inline import complete_inline
+from .model_host import ModelHost
+from .options import Options, parse_options
+from .progress import ProgressBar
+from .protocol import CodellamaProtocol
+from .snapshot import Snapshot, UnusableDocument
+
+log = logging.getLogger(__name__)
+VERSION = "0.1.0"
+OOM_ADVICE = "The GPU ran out of memory. Lower codellama.contextTokens or choose a smaller model branch (e.g. a 3-bit one)."
+
+
+class RequestFailed(JsonRpcException):
+    CODE = -32803  # LSP RequestFailed
+
+
+class CodellamaServer(LanguageServer):
+    def __init__(self, loader=load_model):
+        super().__init__("codellama-lsp", VERSION, protocol_cls=CodellamaProtocol, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental)
+        self.options = Options()
+        self.host = ModelHost(loader)
+        self.inline_tasks: dict[str, asyncio.Task] = {}  # uri -> the inline request being answered
+        self.recent: OrderedDict[str, None] = OrderedDict()  # documents, most recently used last
+        self.shown: set[str] = set()  # messages already shown once
+
+    # --- messages -------------------------------------------------------------------
+    def show(self, message: str, kind: lsp.MessageType = lsp.MessageType.Error, once_key: str | None = None) -> None:
+        if once_key is not None:
+            if once_key in self.shown:
+                return
+            self.shown.add(once_key)
+        log.log(logging.ERROR if kind == lsp.MessageType.Error else logging.INFO, "%s", message)
+        self.window_show_message(lsp.ShowMessageParams(type=kind, message=f"Code Llama: {message}"))
+
+    # --- settings and model -------------------------------------------------------------
+    def apply_settings(self, raw, load: bool = True) -> None:
+        """New settings; a different model/revision/device reloads in the background."""
+        options, errors = parse_options(raw)
+        for error in errors:
+            self.show(f"invalid setting: {error} (using the default)", lsp.MessageType.Warning, once_key=f"setting:{error}")
+        self.options = options
+        if load and self.host.wants_reload(options):
+            self.start_loading()
+
+    async def pull_settings(self) -> None:
+        """Ask the editor for the `codellama` section (workspace/configuration), if it can answer."""
+        workspace = self.client_capabilities.workspace
+        if not (workspace and workspace.configuration):
+            return
+        try:
+            result = await self.workspace_configuration_async(lsp.ConfigurationParams(items=[lsp.ConfigurationItem(section="codellama")]))
+        except Exception as e:  # an editor that fails here still gets served with what it sent before
+            log.warning("workspace/configuration failed: %s", e)
+            return
+        if result and isinstance(result[0], dict):
+            self.apply_settings(result[0], load=self.host.key is not None)
+
+    def start_loading(self) -> None:
+        bar = ProgressBar(self, "Code Llama: loading model", cancellable=False)
+        options = self.options
+
+        def progress(message: str, fraction: float | None) -> None:
+            bar.report(message, fraction)
+
+        def done(model: Model | None, error: str | None) -> None:
+            if model is not None:
+                self.shown.discard("load")
+                bar.end(f"{options.model} ready on {model.device}")
+            else:
+                bar.end("failed")
+                advice = "Check codellama.model / codellama.revision, the network (or HF_HUB_OFFLINE), and free GPU memory."
+                self.show(f"could not load {options.model}: {error}. {advice}", once_key="load")
+
+        self.host.start(options, progress, done)
+        asyncio.ensure_future(bar.begin(f"{options.model} ({options.revision or 'main'})"))
+
+    async def model(self, wait: bool) -> Model | None:
+        """The model; while it loads, inline requests (wait=False) get None at once."""
+        if self.host.loading and not wait:
+            return None
+        return await self.host.get()
+
+    async def require_model(self) -> Model:
+        model = await self.model(wait=True)
+        if model is None:
+            raise RequestFailed(f"The model is not loaded: {self.host.error or 'no model configured'}")
+        return model
+
+    # --- documents -------------------------------------------------------------------
+    def snapshot(self, uri: str) -> Snapshot:
+        if uri not in self.workspace.text_documents:
+            raise JsonRpcInvalidParams(f"Unknown document {uri}: open it first (textDocument/didOpen)")
+        doc = self.workspace.get_text_document(uri)
+        self.touch(uri)
+        return Snapshot(uri=uri, text=doc.source, version=doc.version, language_id=doc.language_id)
+
+    def touch(self, uri: str) -> None:
+        self.recent.pop(uri, None)
+        self.recent[uri] = None
+
+    def forget(self, uri: str) -> None:
+        self.recent.pop(uri, None)
+        task = self.inline_tasks.pop(uri, None)
+        if task is not None:
+            task.cancel()
+
+    def other_files(self, uri: str) -> list[tuple[str, str]]:
+        """Other open documents, most recently used first."""
+        files = []
+        for other in reversed(self.recent):
+            if other != uri and other in self.workspace.text_documents:
+                doc = self.workspace.get_text_document(other)
+                snap = Snapshot(other, doc.source, doc.version, doc.language_id)
+                if "\x00" not in doc.source:
+                    files.append((snap.path, doc.source))
+        return files
+
+    def line_before(self, uri: str, position: lsp.Position) -> str:
+        lines = split_lines(self.workspace.get_text_document(uri).source)
+        line, index = clamp(lines, position.line, position.character)
+        return lines[line][:index]
+
+    def current_version(self, uri: str) -> int | None:
+        return self.workspace.get_text_document(uri).version if uri in self.workspace.text_documents else None
+
+    # --- running requests ----------------------------------------------------------------
+    def replace_inline_task(self, uri: str) -> None:
+        """A newer inline request for a document cancels the older one (its generation stops)."""
+        old = self.inline_tasks.get(uri)
+        if old is not None and not old.done():
+            old.cancel()
+        self.inline_tasks[uri] = asyncio.current_task()
+
+    def translate_error(self, error: Exception) -> Exception:
+        """Known failures -> an LSP error with a clear message (shown to the user where it helps)."""
+        if isinstance(error, torch.OutOfMemoryError):
+            self.show(OOM_ADVICE, once_key="oom")
+            return RequestFailed(OOM_ADVICE)
+        if isinstance(error, StaleDocumentError):
+            self.show(str(error), lsp.MessageType.Warning)
+            return JsonRpcContentModified(str(error))
+        if isinstance(error, (ActionFailed, ContextTooLarge, UnusableDocument)):
+            self.show(str(error), lsp.MessageType.Info)
+            return RequestFailed(str(error))
+        return error
+
+    def watch_parent(self, pid: int | None) -> None:
+        """Exit when the editor process dies, so no orphan keeps the GPU."""
+        if not pid:
+            return
+
+        async def watch() -> None:
+            while True:
+                await asyncio.sleep(1.0)
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    log.warning("editor process %s is gone; exiting", pid)
+                    os._exit(0)
+                except PermissionError:
+                    pass  # alive, owned by someone else
+
+        asyncio.ensure_future(watch())
+
+    # --- the two jobs ----------------------------------------------------------------------
+    async def ghost_text(self, uri: str, line: int, character: int) -> str:
+        """Inline completion text; "" when there is no document, no model yet, or nothing useful."""
+        if uri not in self.workspace.text_documents:
+            log.info("inline completion for unknown document %s", uri)
+            return ""
+        doc = self.snapshot(uri)
+        if not self.options.language_enabled(doc.language_id or ""):
+            return ""
+        model = await self.model(wait=False)
+        if model is None:
+            return ""
+        try:
+            completion = await complete_inline(model, doc, line, character, self.options, self.other_files(uri))
+            self.shown.discard("oom")
+            return completion.text
+        except UnusableDocument as e:
+            log.info("no completion: %s", e)
+            return ""
+        except torch.OutOfMemoryError as e:
+            raise self.translate_error(e) from None
+
+    async def perform_action(self, request: ActionRequest) -> ActionResult:
+        """Run a code action on the document as it is now, with cancellable progress; refuse stale results."""
+        doc = self.snapshot(request.uri)
+        model = await self.require_model()
+        spec = ACTIONS.get(request.action)
+        bar = ProgressBar(self, spec.title if spec else "Code Llama: Ask", cancellable=True)
+        await bar.begin(doc.name, on_cancel=asyncio.current_task().cancel)
+        try:
+            result = await run_action(
+                model, doc, request.action, request.range, self.options, request.diagnostics, request.instruction, self.other_files(doc.uri)
+            )
+            check_version(doc.uri, doc.version, self.current_version(doc.uri))
+            self.shown.discard("oom")
+            return result
+        except Exception as e:
+            raise self.translate_error(e) from None
+        finally:
+            bar.end()
+
+    def supports_resolve(self) -> bool:
+        text = self.client_capabilities.text_document
+        support = text and text.code_action and text.code_action.resolve_support
+        return bool(support and "edit" in support.properties)
+
+    def code_action_item(self, request: ActionRequest, spec, diagnostics: list[lsp.Diagnostic] | None) -> lsp.CodeAction:
+        """An action to resolve later, or a command for editors that cannot resolve."""
+        data = request.to_data()
+        if self.supports_resolve():
+            return lsp.CodeAction(title=spec.title, kind=spec.kind, diagnostics=diagnostics, data=data)
+        command = lsp.Command(title=spec.title, command="codellama.runAction", arguments=[data])
+        return lsp.CodeAction(title=spec.title, kind=spec.kind, diagnostics=diagnostics, command=command)
+
+    async def apply_action(self, request: ActionRequest) -> dict:
+        """Run an action and ask the editor to apply its edit (workspace/applyEdit)."""
+        result = await self.perform_action(request)
+        workspace = self.client_capabilities.workspace
+        if not (workspace and workspace.apply_edit):
+            return {"applied": False, "text": result.text, "edit": self.protocol._converter.unstructure(result.edit)}
+        title = ACTIONS[request.action].title if request.action in ACTIONS else "Code Llama: Ask"
+        response = await self.workspace_apply_edit_async(lsp.ApplyWorkspaceEditParams(edit=result.edit, label=title))
+        if not response.applied:
+            self.show(f"the editor did not apply the edit: {response.failure_reason or 'no reason given'}", lsp.MessageType.Warning)
+        return {"applied": response.applied, "text": result.text}
