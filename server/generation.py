@@ -79,4 +79,4 @@ async def answer(model: Model, messages: list[dict], params: SamplingParams, unt
                 break
     finally:
         await stream.aclose()  # frees the KV cache now, also when stopped early
-    return text
+    return text[1:] if text.startswith(" ") else text  # the space that ends the chat template's last turn

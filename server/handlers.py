@@ -61,7 +61,7 @@ def register(server: CodellamaServer) -> CodellamaServer:
             label=(word + text).splitlines()[0][:60] or text.strip()[:60],
             kind=lsp.CompletionItemKind.Text,
             detail="Code Llama",
-            documentation=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=f"```\n{word + text}\n```"),
+            documentation=word + text,
             filter_text=word + text,
             sort_text="0",
             preselect=True,

@@ -50,6 +50,8 @@ def test_cli_reports_a_bad_model_in_one_line(tmp_path, capsys):
     assert err.startswith("codellama-lsp: ") and "no such folder" in err and "Traceback" not in err
 
 
-def test_cli_without_a_command_prints_help(capsys):
-    assert main([]) == 2
-    assert "demo-model" in capsys.readouterr().out
+def test_cli_help_lists_the_commands(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert all(command in out for command in ("complete", "action", "generate", "demo-model", "--tcp"))
