@@ -1,188 +1,348 @@
-"""The code around the cursor or selection, cut to a token budget (more before than after).
+"""The code around a cursor or selection, cut to a token budget: more before than after.
 
-Pure functions over text; token counts come from a `count_tokens` callable (the model's
-tokenizer in the server). Each line is counted at most once, so a 20,000-line file costs
-no more than the lines that fit in the budget.
+Token counts come from a `count_tokens` callable (the model's tokenizer in the server).
+Lines are counted one at a time going outward from the range, each at most once, so a
+20,000-line file costs no more counting than the lines that fit; the joined text is then
+counted once to make sure it is within the budget.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
-from .document import clamp, line_body, split_lines
+from .document import LINE_BREAK, clamp, split_lines
 
 CountTokens = Callable[[str], int]
+Position = tuple[int, int]  # LSP (line, UTF-16 character)
 BEFORE_SHARE = 0.75  # of the budget left after the selection, for the code before it
-MAX_CHARS_PER_TOKEN = 16  # no Llama token is longer: bounds how much text one count can need
+MAX_CHARS_PER_TOKEN = 16  # CodeLlama's longest token: a longer text never fits in fewer tokens
+GROWTH_ROUNDS = 4  # joined counts spent getting close to the budget
+MIN_SLACK = 8  # tokens under the budget not worth another round
 
 
 class ContextTooLarge(ValueError):
-    """The selection alone does not fit the token budget."""
+    """The selection, or the prompt without any code, does not fit the token budget."""
 
 
 @dataclass(frozen=True)
 class CodeContext:
-    prefix: str  # text before the selection/cursor, from the first kept line
+    prefix: str  # text before the selection or cursor, from the first kept line
     selection: str  # the selected text ("" at a cursor)
-    suffix: str  # text after the selection/cursor, to the last kept line
-    first_line: int  # first line included in `prefix`
-    last_line: int  # last line included in `suffix`
-    truncated_before: bool
-    truncated_after: bool
+    suffix: str  # text after the selection or cursor, to the last kept line
+    first_line: int  # LSP line where `prefix` starts
+    last_line: int  # LSP line where `suffix` ends (after a final line break: the next line)
+    truncated_before: bool  # the file has text before `prefix`
+    truncated_after: bool  # the file has text after `suffix`
+    selection_truncated: bool = False  # only the start of the selection fitted
+
+    @property
+    def text(self) -> str:
+        return self.prefix + self.selection + self.suffix
 
 
-def _fit_end(text: str, budget: int, count: CountTokens) -> str:
-    """The longest tail of `text` within `budget` tokens."""
+class TokenCounter:
+    """`count_tokens` with a cache, so a text (a line, mostly) is tokenized at most once."""
+
+    def __init__(self, count_tokens: CountTokens):
+        self._count = count_tokens
+        self._known: dict[str, int] = {}
+
+    def __call__(self, text: str) -> int:
+        if not text:
+            return 0
+        if text not in self._known:
+            self._known[text] = self._count(text)
+        return self._known[text]
+
+    def within(self, text: str, limit: int) -> int:
+        """Tokens of `text`, or limit + 1 without tokenizing when it is too long to fit."""
+        if len(text) > max(limit, 0) * MAX_CHARS_PER_TOKEN:
+            return max(limit, 0) + 1
+        return self(text)
+
+
+def fit_end(text: str, budget: int, count: TokenCounter) -> str:
+    """The longest end of `text` within `budget` tokens (bisecting on characters)."""
     text = text[-budget * MAX_CHARS_PER_TOKEN :] if budget > 0 else ""
-    if count(text) <= budget:
-        return text
-    lo, hi = 0, len(text)  # bisect on how many characters to drop
+    lo, hi = 0, len(text)  # text[hi:] always fits
     while lo < hi:
         mid = (lo + hi) // 2
         if count(text[mid:]) <= budget:
             hi = mid
         else:
             lo = mid + 1
-    return text[lo:]
+    return text[hi:]
 
 
-def _fit_start(text: str, budget: int, count: CountTokens) -> str:
-    """The longest head of `text` within `budget` tokens."""
+def fit_start(text: str, budget: int, count: TokenCounter) -> str:
+    """The longest start of `text` within `budget` tokens, never splitting a "\\r\\n"."""
     text = text[: budget * MAX_CHARS_PER_TOKEN] if budget > 0 else ""
-    if count(text) <= budget:
-        return text
-    lo, hi = 0, len(text)
+    lo, hi = 0, len(text)  # text[:lo] always fits
     while lo < hi:
         mid = (lo + hi + 1) // 2
         if count(text[:mid]) <= budget:
             lo = mid
         else:
             hi = mid - 1
-    return text[:lo]
+    return text[: lo - 1] if text[:lo].endswith("\r") and text[lo : lo + 1] == "\n" else text[:lo]
 
 
-def _take_lines(lines: list[str], indices: range, budget: int, count: CountTokens) -> tuple[list[str], int]:
-    """Whole lines in `indices` order while they fit; returns them and the tokens used."""
-    taken, used = [], 0
-    for i in indices:
-        cost = count(lines[i][: (budget - used + 1) * MAX_CHARS_PER_TOKEN])
+def take_lines(lines: list[str], order: Iterable[int], budget: int, count: TokenCounter) -> tuple[int, int]:
+    """How many lines, visited in `order`, fit in `budget` before the first that does not; and their tokens."""
+    taken = used = 0
+    for i in order:
+        cost = count.within(lines[i], budget - used)
         if used + cost > budget:
             break
-        taken.append(lines[i])
-        used += cost
+        taken, used = taken + 1, used + cost
     return taken, used
+
+
+@dataclass(frozen=True)
+class _Range:
+    """A clamped range in a file: the partial lines at its ends and the selected text."""
+
+    lines: list[str]
+    start_line: int
+    end_line: int
+    head: str  # the start line, up to the range
+    selection: str
+    tail: str  # the end line, after the range (with its line break)
+
+
+def _locate(text: str, start: Position, end: Position) -> _Range:
+    lines = split_lines(text)
+    (sl, si), (el, ei) = sorted([clamp(lines, *start), clamp(lines, *end)])
+    if sl == el:
+        selection = lines[sl][si:ei]
+    else:
+        selection = lines[sl][si:] + "".join(lines[sl + 1 : el]) + lines[el][:ei]
+    return _Range(lines, sl, el, lines[sl][:si], selection, lines[el][ei:])
+
+
+@dataclass(frozen=True)
+class _Side:
+    """The code taken on one side of the range."""
+
+    text: str
+    whole_lines: int  # whole lines taken beyond the range's own line
+    used: int  # tokens, as counted piece by piece
+    complete: bool  # it reaches the start (or end) of the file
+
+
+def _before(r: _Range, budget: int, count: TokenCounter) -> _Side:
+    head = fit_end(r.head, budget, count)
+    if head != r.head:
+        return _Side(head, 0, count(head), False)
+    n, used = take_lines(r.lines, range(r.start_line - 1, -1, -1), budget - count(head), count)
+    return _Side("".join(r.lines[r.start_line - n : r.start_line]) + head, n, used + count(head), n == r.start_line)
+
+
+def _after(r: _Range, budget: int, count: TokenCounter) -> _Side:
+    tail = fit_start(r.tail, budget, count)
+    if tail != r.tail:
+        return _Side(tail, 0, count(tail), False)
+    rest = len(r.lines) - r.end_line - 1
+    n, used = take_lines(r.lines, range(r.end_line + 1, len(r.lines)), budget - count(tail), count)
+    return _Side(tail + "".join(r.lines[r.end_line + 1 : r.end_line + 1 + n]), n, used + count(tail), n == rest)
+
+
+def cut_selection_end(selection: str, budget: int, count: TokenCounter) -> str:
+    """The selection's start within `budget`: whole lines when at least one fits."""
+    lines = split_lines(selection)
+    n, _ = take_lines(lines, range(len(lines)), budget, count)
+    return "".join(lines[:n]) if n else fit_start(lines[0], budget, count)
+
+
+def _around_cut_selection(r: _Range, target: int, count: TokenCounter) -> CodeContext:
+    """The start of a selection too large for the budget, with what fits before it."""
+    selection = cut_selection_end(r.selection, target, count)
+    before = _before(r, target - count(selection), count)
+    first = r.start_line - before.whole_lines
+    last = r.start_line + len(LINE_BREAK.findall(selection))
+    return CodeContext(before.text, selection, "", first, last, not before.complete, True, True)
+
+
+def _around(r: _Range, target: int, count: TokenCounter) -> CodeContext:
+    """The whole selection, then 3/4 of what is left before it and the rest after it."""
+    left = max(target - count(r.selection), 0)
+    before = _before(r, int(left * BEFORE_SHARE), count)
+    after = _after(r, left - before.used, count)
+    if after.complete and not before.complete:
+        before = _before(r, left - after.used, count)  # the file ended below: its share goes above
+    first, last = r.start_line - before.whole_lines, r.end_line + after.whole_lines
+    return CodeContext(before.text, r.selection, after.text, first, last, not before.complete, not after.complete)
 
 
 def surrounding_code(
     text: str,
-    start: tuple[int, int],
-    end: tuple[int, int] | None,
+    start: Position,
+    end: Position | None,
     budget: int,
     count_tokens: CountTokens,
+    *,
+    cut_selection: bool = False,
 ) -> CodeContext:
-    """Code around the (line, UTF-16 character) range start..end, within `budget` tokens."""
-    lines = split_lines(text)
-    end = end or start
-    if end < start:
-        start, end = end, start
-    (sl, si), (el, ei) = clamp(lines, *start), clamp(lines, *end)
-    head, tail = lines[sl][:si], lines[el][ei:]  # the partial lines around the range
-    selection = lines[sl][si:] + "".join(lines[sl + 1 : el]) + lines[el][:ei] if el > sl else lines[sl][si:ei]
+    """Code around the range start..end (the cursor when `end` is None) within `budget` tokens.
 
-    used = count_tokens(selection) if selection else 0
-    if used > budget:
-        raise ContextTooLarge(f"the selection is {used} tokens, more than the {budget} the context allows")
-    left = budget - used
-    head_fit = _fit_end(head, int(left * BEFORE_SHARE), count_tokens)
-    left -= count_tokens(head_fit) if head_fit else 0
-    tail_fit = _fit_start(tail, left // 4, count_tokens)
-    left -= count_tokens(tail_fit) if tail_fit else 0
+    The cursor's line is split exactly at the cursor; the joined text is checked against the
+    budget with `count_tokens`. The selection is kept whole; when it
+    alone exceeds the budget, ContextTooLarge is raised, or with `cut_selection` its start
+    is kept (whole lines when possible) and `selection_truncated` is set.
+    """
+    r = _locate(text, start, end or start)
+    count, budget = TokenCounter(count_tokens), max(budget, 0)
+    selection_tokens = count(r.selection)
+    if selection_tokens > budget and not cut_selection:
+        raise ContextTooLarge(f"the selection is {selection_tokens} tokens, more than the {budget} the prompt has room for")
+    if selection_tokens > budget:
+        return _fit_joined(lambda target: _around_cut_selection(r, max(target, 0), count), budget, count)
+    return _fit_joined(lambda target: _around(r, target, count), budget, count)
 
-    before_budget = int(left * BEFORE_SHARE) if head_fit == head else 0
-    before, before_used = _take_lines(lines, range(sl - 1, -1, -1), before_budget, count_tokens)
-    after_budget = left - before_used if tail_fit == tail else 0  # its share plus what `before` left
-    after, after_used = _take_lines(lines, range(el + 1, len(lines)), after_budget, count_tokens)
-    if head_fit == head and len(after) == len(lines) - el - 1 and len(before) < sl:
-        # the code after ran out: the rest of the budget goes to the code before
-        more, _ = _take_lines(lines, range(sl - 1 - len(before), -1, -1), left - before_used - after_used, count_tokens)
-        before += more
 
-    return CodeContext(
-        prefix="".join(reversed(before)) + head_fit,
-        selection=selection,
-        suffix=tail_fit + "".join(after),
-        first_line=sl - len(before),
-        last_line=el + len(after),
-        truncated_before=len(before) < sl or head_fit != head,
-        truncated_after=len(after) < len(lines) - el - 1 or tail_fit != tail,
-    )
+def _fit_joined(build: Callable[[int], CodeContext], budget: int, count: TokenCounter) -> CodeContext:
+    """The largest context `build(target)` makes that is within `budget` once joined.
+
+    Pieces counted alone can cost more (a start-of-text marker on each) or less than the
+    joined text; the target moves by the difference for a few rounds, then only shrinks.
+    """
+    best, target = None, budget
+    for _ in range(GROWTH_ROUNDS):
+        ctx = build(target)
+        used = count(ctx.text)
+        if used > budget:
+            target -= used - budget
+            continue
+        best = ctx if best is None or len(ctx.text) > len(best.text) else best
+        if budget - used < MIN_SLACK or not (ctx.truncated_before or ctx.truncated_after):
+            break
+        target += budget - used
+    while best is None:  # ends: at worst only the selection, which fits, is left
+        ctx = build(target)
+        used = count(ctx.text)
+        best, target = (ctx, target) if used <= budget else (None, target - (used - budget))
+    return best
 
 
 @dataclass(frozen=True)
 class Excerpt:
     path: str
     text: str
-    truncated: bool
+    truncated: bool  # only the start of the file fitted
 
 
-def other_file_excerpts(files: list[tuple[str, str]], budget: int, count_tokens: CountTokens, per_file: int = 1024) -> list[Excerpt]:
-    """The heads of other open files (most recent first) while the budget lasts."""
-    excerpts = []
+def _file_start(text: str, budget: int, count: TokenCounter) -> str:
+    """The file's first whole lines within `budget`, checked once joined."""
+    lines = split_lines(text)
+    n, _ = take_lines(lines, range(len(lines)), budget, count)
+    over = count("".join(lines[:n])) - budget
+    while over > 0:  # joined lines can tokenize differently: drop at least `over` tokens' worth
+        dropped = 0
+        while n and dropped < over:
+            n, dropped = n - 1, dropped + count(lines[n - 1])
+        over = count("".join(lines[:n])) - budget
+    return "".join(lines[:n])
+
+
+def other_file_excerpts(
+    files: Iterable[tuple[str, str]], budget: int, count_tokens: CountTokens, per_file: int = 1024, min_tokens: int = 32
+) -> list[Excerpt]:
+    """The starts of other open files, (path, text) most recently used first, while `budget` lasts."""
+    count, excerpts = TokenCounter(count_tokens), []
     for path, text in files:
         share = min(per_file, budget)
-        if share < 32:
+        if share < min_tokens:
             break
-        lines, used = _take_lines(split_lines(text), range(len(split_lines(text))), share, count_tokens)
-        if not lines:
-            continue
-        body = "".join(lines)
-        excerpts.append(Excerpt(path, body, truncated=len(body) < len(text)))
-        budget -= used
+        start = _file_start(text, share, count)
+        if start.strip():
+            excerpts.append(Excerpt(path, start, truncated=len(start) < len(text)))
+            budget -= count(start)
     return excerpts
 
 
-DEFINITION_WORDS = ("def ", "async def ", "class ", "function ", "fn ", "func ", "pub fn ", "async fn ", "local function ", "fun ", "sub ", "impl ", "struct ", "interface ")
+MODIFIERS = r"(?:(?:export|default|public|private|protected|internal|static|final|abstract|override|async|unsafe|extern|local|suspend|open|pub(?:\([^)]*\))?)\s+)*"
+DEFINITION = re.compile(MODIFIERS + r"(?:def|class|function|fn|func|fun|sub|impl|struct|enum|trait|interface|module|object|namespace)\b")
+CONTROL = re.compile(r"(?:if|else|elif|for|foreach|while|switch|catch|do|try|with|match|when|return)\b|\}")
+CLOSING = re.compile(r"[}\])]|end\b")  # a line that closes a block or a bracket
+ANNOTATIONS = ("@", "#[")  # decorators and attributes belong to the definition below them
 
 
-def _indent(line: str) -> int:
-    body = line_body(line)
-    return len(body) - len(body.lstrip(" \t")) if body.strip() else -1
+def _indent(line: str) -> int | None:
+    """Columns of leading whitespace (tabs as 4), or None for a blank line."""
+    body = line.expandtabs(4).rstrip()
+    return len(body) - len(body.lstrip()) if body else None
 
 
 def _is_definition(line: str) -> bool:
-    stripped = line_body(line).strip()
-    for prefix in ("export ", "public ", "private ", "protected ", "static ", "async ", "pub ", "@"):
-        stripped = stripped.removeprefix(prefix)
-    return stripped.startswith(DEFINITION_WORDS) or (stripped.endswith("{") and "(" in stripped and not stripped.startswith(("if", "for", "while", "switch", "} else")))
+    """A function, class or similar header: by keyword, or a C-like `name(...) {` line."""
+    code = line.strip()
+    if DEFINITION.match(code):
+        return True
+    return code.endswith("{") and "(" in code and not CONTROL.match(code)
 
 
-def enclosing_block(text: str, line: int) -> tuple[int, int]:
-    """Lines (first, last) of the innermost function/class around `line`, else just that line."""
-    lines = split_lines(text)
-    line = min(max(line, 0), len(lines) - 1)
-    cursor_indent = _indent(lines[line])
-    header = None
-    for i in range(line, -1, -1):
+def _cursor_indent(lines: list[str], line: int) -> int:
+    """Indentation that a block must be shallower than to enclose `line`."""
+    for i in [*range(line, len(lines)), *range(line - 1, -1, -1)]:  # a blank line takes the next code's
         indent = _indent(lines[i])
-        if indent < 0:
-            continue
-        if _is_definition(lines[i]) and (i == line or cursor_indent < 0 or indent < cursor_indent):
-            header = i
-            break
-        if i != line and 0 <= indent < cursor_indent:
-            cursor_indent = indent  # left the cursor's block: only an outer definition can enclose it now
-    if header is None:
-        return line, line
+        if indent is not None:
+            return indent + 1 if CLOSING.match(lines[i].strip()) else indent  # inside what it closes
+    return 0
+
+
+def _headers_around(lines: list[str], line: int) -> Iterable[int]:
+    """Definition lines that may enclose `line`, innermost first."""
+    ceiling = _cursor_indent(lines, line)
+    if _is_definition(lines[line]):
+        yield line
+    for i in range(line - 1, -1, -1):
+        indent = _indent(lines[i])
+        if indent is None or indent >= ceiling or CLOSING.match(lines[i].strip()):
+            continue  # a closing line belongs to a block whose header is further up
+        ceiling = indent
+        if _is_definition(lines[i]):
+            yield i
+        if indent == 0:
+            return
+
+
+def _block_end(lines: list[str], header: int) -> int:
+    """The last line of the block opened at `header`: deeper lines, then its closing line."""
     header_indent, last = _indent(lines[header]), header
     for i in range(header + 1, len(lines)):
-        indent = _indent(lines[i])
-        if indent < 0:
+        indent, code = _indent(lines[i]), lines[i].strip()
+        if indent is None:
             continue
         if indent > header_indent:
             last = i
             continue
-        if line_body(lines[i]).strip().startswith(("}", "end", ")", "]")):
-            last = i  # the closing line of a brace/keyword block
-        break
-    return (header, last) if last >= line else (line, line)
+        if not CLOSING.match(code):
+            break
+        last = i
+        if not code.endswith(("{", ":", "(")):  # `):` or `) {` closes a signature and opens the body
+            break
+    return last
+
+
+def _with_annotations(lines: list[str], header: int) -> int:
+    first = header
+    while first > 0 and lines[first - 1].strip().startswith(ANNOTATIONS) and _indent(lines[first - 1]) == _indent(lines[header]):
+        first -= 1
+    return first
+
+
+def enclosing_block(text: str, line: int) -> tuple[int, int]:
+    """Lines (first, last) of the innermost function or class around `line`, else (line, line).
+
+    Blocks are found by indentation, and include their closing `}`/`end` line and the
+    decorators above them; this suits conventionally formatted code in most languages.
+    """
+    lines = split_lines(text)
+    line = min(max(line, 0), len(lines) - 1)
+    for header in _headers_around(lines, line):
+        last = _block_end(lines, header)
+        if last >= line:
+            return _with_annotations(lines, header), last
+    return line, line

@@ -1,140 +1,333 @@
-"""Model answers -> text to insert: the code block, without echoes, prose or duplicated suffix."""
+"""Model answers -> text for the editor: the code block, without prose, echoes or duplicates.
+
+All matching is done on "\\n" line breaks; results use the document's own line ending.
+"""
 
 from __future__ import annotations
 
 import re
 import textwrap
+from dataclasses import dataclass
+from typing import Sequence
 
+from .document import newline_of
 from .languages import Language
 from .prompts import CURSOR, SELECTION_END, SELECTION_START
 
-FENCE_OPEN = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n`]*$", re.MULTILINE)
-PROSE_START = re.compile(r"^(here|sure|certainly|this|the|i |i'm|i am|sorry|unfortunately|as an|to |you |it |note|in this|below)", re.I)
-SYMBOLS = re.compile(r"[(){}\[\];=<>+*/\\|&%$#@^~`]")
-MAX_ECHO_LINES = 12
+FENCE_OPEN = re.compile(r"^([ \t]*)(`{3,}|~{3,})[ \t]*([^\s`]*)[^\n`]*$", re.MULTILINE)
+INLINE_CODE = re.compile(r"`[^`\n]*`")
+FENCE_LINE = re.compile(r"\s*(?:`{3,}|~{3,})")
+CLOSING = re.compile(r"[}\])]|end\b")
+LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
+WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
+CODE_HINT = re.compile(r"[=;{}<>\[\]]|\(\)|->|=>|::")
+REFUSAL = re.compile(r"^(?:i'?m sorry|sorry|i (?:cannot|can't|can not|am unable|won't)|as an ai|unfortunately)\b", re.I)
+PROSE_CHARS = frozenset(" ,.;:!?'’\"()-")
+MAX_ECHO_LINES = 400  # how far back in the prefix an echo may start
+
+
+@dataclass(frozen=True)
+class CodeBlock:
+    tag: str  # the fence's language tag ("" when none)
+    code: str
+    closed: bool  # False when the answer stopped inside the block
+
+
+def code_blocks(answer: str) -> list[CodeBlock]:
+    """The fenced code blocks of an answer, in order; the last may be unterminated."""
+    text, blocks, at = answer.replace("\r\n", "\n"), [], 0
+    while match := FENCE_OPEN.search(text, at):
+        indent, fence, tag = match.groups()
+        closing = re.compile(rf"^[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$", re.MULTILINE)
+        end = closing.search(text, match.end() + 1)
+        body = text[match.end() + 1 : end.start() if end else len(text)]
+        lines = [line[min(len(indent), len(line) - len(line.lstrip(" \t"))) :] for line in body.split("\n")]
+        blocks.append(CodeBlock(tag.lower(), "\n".join(lines).removesuffix("\n"), end is not None))
+        if end is None:
+            break
+        at = end.end()
+    return blocks
+
+
+def _is_prose_line(line: str) -> bool:
+    """A sentence rather than code: mostly words, ends like a sentence or is long, no code symbols."""
+    text = LIST_MARK.sub("", INLINE_CODE.sub("x", line)).strip()
+    if not text or not text[0].isalpha() or CODE_HINT.search(text):
+        return False
+    words = WORD.findall(text)
+    plain = sum(ch.isalpha() or ch in PROSE_CHARS for ch in text) / len(text)
+    return len(words) >= 4 and plain >= 0.9 and (text[-1] in ".:!?" or len(words) >= 8)
+
+
+def looks_like_prose(text: str) -> bool:
+    """A refusal, or mostly sentences."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    if not lines:
+        return False
+    return bool(REFUSAL.match(lines[0].strip())) or 2 * sum(map(_is_prose_line, lines)) > len(lines)
+
+
+def _unfenced_code(answer: str) -> str | None:
+    """An answer without a fence: the code between any leading and trailing sentences, if it is code."""
+    lines = [line.rstrip() for line in answer.replace("\r\n", "\n").split("\n")]
+    if looks_like_prose("\n".join(lines)):
+        return None
+    start, end = 0, len(lines)
+    while start < end and (not lines[start].strip() or _is_prose_line(lines[start])):
+        start += 1
+    while end > start and (not lines[end - 1].strip() or _is_prose_line(lines[end - 1])):
+        end -= 1
+    return "\n".join(lines[start:end]) or None
+
+
+def extract_code(answer: str, tags: Sequence[str] = ()) -> str | None:
+    """The first fenced code block (the first tagged with one of `tags`, if any is), closed or not;
+    without a fence, the answer if it reads as code; None for prose."""
+    blocks = code_blocks(answer)
+    if not blocks:
+        return _unfenced_code(answer)
+    return next((b.code for b in blocks if b.tag in tags), blocks[0].code)
 
 
 def _indent_of(line: str) -> str:
     return line[: len(line) - len(line.lstrip(" \t"))]
 
 
-def _is_prose_line(line: str) -> bool:
-    words = line.split()
-    if len(words) < 4 or not line.strip()[0].isalpha():
-        return False
-    return len(SYMBOLS.findall(line)) <= len(line) * 0.02 or bool(PROSE_START.match(line.strip()))
+def _same_line(code: str, echoed: str) -> bool:
+    return code.strip() == echoed.strip()
 
 
-def looks_like_prose(text: str) -> bool:
-    lines = [line for line in text.splitlines() if line.strip()]
-    return bool(lines) and (PROSE_START.match(lines[0].strip()) is not None and _is_prose_line(lines[0]) or sum(map(_is_prose_line, lines)) * 2 > len(lines))
+def _remove_echoed_lines(lines: list[str], prefix_lines: list[str]) -> tuple[list[str], str | None] | None:
+    """Drop a repeat of the lines before the cursor (and of the cursor line's start), by their text
+    ignoring indentation. Returns the rest and the indentation the model gave the cursor line."""
+    head = prefix_lines[-1]
+    for n in range(min(MAX_ECHO_LINES, len(prefix_lines)), 0, -1):
+        echoed = prefix_lines[-n:]
+        if n > len(lines) or not "".join(echoed).strip() or not _same_line(lines[0], echoed[0]) and n > 1:
+            continue
+        if not all(map(_same_line, lines[: n - 1], echoed[:-1])):
+            continue
+        cursor_line = lines[n - 1]
+        if not cursor_line.lstrip().startswith(head.lstrip()):
+            continue
+        if head.strip():
+            return [cursor_line.lstrip()[len(head.lstrip()) :], *lines[n:]], _indent_of(cursor_line)
+        return lines[n - 1 :], None
+    return None
 
 
-def extract_code(answer: str) -> str | None:
-    """The first fenced code block (closed or not), else the answer if it reads as code, else None."""
-    match = FENCE_OPEN.search(answer)
-    if match:
-        fence = match.group(1)
-        body_start = match.end() + 1
-        close = re.compile(rf"^[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$", re.MULTILINE)
-        end = close.search(answer, body_start)
-        body = answer[body_start : end.start() if end else len(answer)]
-        return body[:-1] if body.endswith("\n") else body
-    text = answer.strip("\n")
-    if not text.strip() or looks_like_prose(text):
-        return None
-    return text
+def _remove_restarted_word(first: str, head: str) -> str:
+    """Drop the start of `first` that repeats the end of `head` from a word boundary (>= 2 chars)."""
+    for k in range(min(len(head), len(first)), 1, -1):
+        piece = first[:k]
+        starts_word = k == len(head) or not (head[-k - 1].isalnum() or head[-k - 1] == "_") or not piece[0].isalnum()
+        if piece.strip() and head.endswith(piece) and starts_word:
+            return first[k:]
+    return first
 
 
-def _remove_echoed_prefix(code: str, prefix: str) -> str:
-    """Drop the start of `code` that repeats the end of `prefix` (whole lines or the cursor line)."""
-    lines = prefix.splitlines(keepends=True) or [""]
-    if prefix.endswith(("\n", "\r")):
-        lines.append("")
-    head = lines[-1]  # the cursor line up to the cursor
-    for back in range(min(MAX_ECHO_LINES, len(lines)), 0, -1):
-        echoed = "".join(lines[-back:])
-        for candidate in (echoed, echoed.lstrip(" \t")):
-            if candidate.strip() and code.startswith(candidate):
-                return code[len(candidate) :]
-    if head.strip() and code.lstrip(" \t").startswith(head.strip()):
-        return code.lstrip(" \t")[len(head.strip()) :]
-    for k in range(min(len(head), len(code)), 2, -1):  # the code restarts the cursor line's last word(s)
-        if head.endswith(code[:k]) and (k == len(head) or not head[-k - 1].isalnum() or not code[0].isalnum()):
-            return code[k:]
+def _rebase(lines: list[str], old: str, new: str) -> list[str]:
+    """Lines indented under `old` moved under `new`."""
+    if old == new:
+        return lines
+    return [new + line[len(old) :] if line.startswith(old) and line.strip() else line for line in lines]
+
+
+def _dedented_snippet(lines: list[str]) -> bool:
+    """The model wrote the block from column 0 up (its first line least indented, no closer at that level)."""
+    base = len(_indent_of(lines[0]))
+    later = [line for line in lines[1:] if line.strip()]
+    return all(len(_indent_of(line)) > base or not CLOSING.match(line.strip()) and len(_indent_of(line)) == base for line in later)
+
+
+def _fit_to_cursor(lines: list[str], head: str, model_indent: str | None) -> list[str]:
+    """Indentation relative to the cursor's line; the first line continues the line being typed."""
+    head_indent = _indent_of(head)
+    if head.strip():  # after code: later lines move from the model's indentation of this line to the file's
+        return lines if model_indent is None else [lines[0], *_rebase(lines[1:], model_indent, head_indent)]
+    while len(lines) > 1 and not lines[0].strip():
+        lines = lines[1:]
+    if not head:
+        return lines
+    later = _rebase(lines[1:], _indent_of(lines[0]), head_indent) if _dedented_snippet(lines) else lines[1:]
+    return [lines[0].lstrip(" \t"), *later]  # the cursor's indentation is typed already
+
+
+def _drop_trailing_blank_lines(lines: list[str]) -> list[str]:
+    lines = [line.rstrip() for line in lines]
+    while len(lines) > 1 and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def _same_following_line(code: str, doc: str) -> bool:
+    """Equal as text; a line of only brackets must also be indented the same."""
+    return code.rstrip() == doc.rstrip() or (code.strip() == doc.strip() and any(ch.isalnum() for ch in code))
+
+
+def _cut_following_lines(lines: list[str], following: list[str]) -> list[str]:
+    """Drop the completion's last lines when they repeat the lines after the cursor line."""
+    code_at = [i for i, line in enumerate(lines) if line.strip()]
+    doc = [line for line in following if line.strip()]
+    for n in range(min(len(code_at), len(doc)), 0, -1):
+        if all(map(_same_following_line, (lines[i] for i in code_at[-n:]), doc[:n])):
+            return _drop_trailing_blank_lines(lines[: code_at[-n]]) if code_at[-n] else [""]
+    return lines
+
+
+STRING_LITERAL = re.compile(r"\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'")
+PAIRS = {")": "(", "]": "[", "}": "{"}
+
+
+def _brackets(text: str) -> str:
+    """The brackets of `text`, outside one-line string literals."""
+    return "".join(ch for line in text.split("\n") for ch in STRING_LITERAL.sub("", line) if ch in "()[]{}")
+
+
+def _open_brackets(prefix: str) -> list[str]:
+    """The brackets still open at the end of `prefix`, innermost last."""
+    stack: list[str] = []
+    for ch in _brackets(prefix):
+        if ch in PAIRS and stack and stack[-1] == PAIRS[ch]:
+            stack.pop()
+        elif ch not in PAIRS:
+            stack.append(ch)
+    return stack
+
+
+def _unmatched_closers(open_before: list[str], text: str) -> int:
+    """Closing brackets in `text` that nothing open before it or in it matches."""
+    stack, extra = list(open_before), 0
+    for ch in _brackets(text):
+        if ch not in PAIRS:
+            stack.append(ch)
+        elif stack and stack[-1] == PAIRS[ch]:
+            stack.pop()
+        else:
+            extra += 1
+    return extra
+
+
+def _cut_rest_of_line(code: str, prefix: str, rest: str) -> str:
+    """Drop the completion's end when it repeats the start of the text after the cursor on its line."""
+    open_before = _open_brackets(prefix)
+    wanted, closers_before = rest.strip(), _unmatched_closers(open_before, code + rest)
+    earlier, line_break, last = code.rstrip().rpartition("\n")
+    earlier += line_break
+    for k in range(min(len(wanted), len(last)), 0, -1):
+        piece, before = wanted[:k], last[: len(last) - k]
+        if not last.endswith(piece):
+            continue
+        wordy = any(ch.isalnum() for ch in piece)
+        at_boundary = not before or not (before[-1].isalnum() or before[-1] == "_") or not piece[0].isalnum()
+        echoed = wordy and at_boundary and (k == len(wanted) or k >= 4)
+        if echoed or (not wordy and _unmatched_closers(open_before, earlier + before + rest) < closers_before):
+            return earlier + before
     return code
 
 
-def _remove_repeated_suffix(code: str, suffix: str) -> str:
-    """Drop the end of `code` that repeats what already follows the cursor."""
-    code_lines = code.rstrip().splitlines()
-    suffix_lines = [line.rstrip() for line in suffix.splitlines()]
-    first = suffix_lines[0].strip() if suffix_lines else ""
-    if first and code.rstrip().endswith(first) and len(code.rstrip()) > len(first):
-        code = code.rstrip()[: -len(first)]  # the rest of the cursor line, e.g. closing brackets
-        code_lines = code.rstrip().splitlines()
-        suffix_lines = suffix_lines[1:]
-    following = [line.strip() for line in suffix_lines if line.strip()][:MAX_ECHO_LINES]
-    for n in range(min(len(following), len(code_lines) - 1), 0, -1):
-        tail = [line.strip() for line in code_lines[-n:]]
-        if tail == following[:n]:
-            return "\n".join(code_lines[:-n])
-    return code
+def _without_echo(lines: list[str], prefix: str, rest: str) -> list[str]:
+    """The completion without a repeat of the code before the cursor, indented for the cursor."""
+    prefix_lines = prefix.split("\n")
+    head = prefix_lines[-1]
+    echo = _remove_echoed_lines(lines, prefix_lines)
+    if echo is not None:
+        rest_of_code, model_indent = echo
+        return _fit_to_cursor(rest_of_code, head, model_indent)
+    if not head.strip():
+        return _fit_to_cursor(lines, head, None)
+    lines = [_remove_restarted_word(lines[0], head), *lines[1:]]
+    if not rest.strip() and lines[0].strip() and _indent_of(lines[0]):
+        return ["", *lines]  # indented code after a finished line starts a new line
+    return lines
 
 
 def clean_inline(answer: str, prefix: str, suffix: str) -> str:
-    """Ghost text for the cursor from a model answer; "" when nothing useful came back."""
+    """Ghost text for the cursor between `prefix` and `suffix`; "" when nothing useful came back."""
     code = extract_code(answer)
     if code is None:
         return ""
-    if CURSOR in code:  # the model echoed the marked file: keep what it put at the marker
-        code = code.split(CURSOR, 1)[1] if code.strip().startswith(CURSOR) else code.split(CURSOR, 1)[0]
-    code = _remove_echoed_prefix(code.replace("\r\n", "\n"), prefix.replace("\r\n", "\n"))
-    code = _remove_repeated_suffix(code, suffix.replace("\r\n", "\n"))
-    head = prefix.replace("\r\n", "\n").rsplit("\n", 1)[-1]
-    if head and not head.strip():  # cursor after indentation: the first line's indent is already typed
-        first, _, rest = code.partition("\n")
-        if first.startswith(head):
-            code = first[len(head) :] + ("\n" + rest if rest else "")
-        elif not _indent_of(first) and rest and all(not line.strip() or not _indent_of(line) for line in rest.split("\n")):
-            code = first + "\n" + textwrap.indent(rest, head)  # the model dedented the block
-    code = "\n".join(line.rstrip() for line in code.split("\n")).rstrip()
-    if "\r\n" in prefix + suffix:
-        code = code.replace("\n", "\r\n")
-    return code if code.strip() else ""
+    newline = newline_of(prefix + suffix)
+    prefix, suffix = prefix.replace("\r\n", "\n"), suffix.replace("\r\n", "\n")
+    rest, *following = suffix.split("\n")
+    lines = _drop_trailing_blank_lines(_without_echo(code.replace(CURSOR, "").split("\n"), prefix, rest))
+    text = "\n".join(_cut_following_lines(lines, following))
+    if rest.strip():
+        text = _cut_rest_of_line(text, prefix, rest)
+    return text.replace("\n", newline) if text.strip() else ""
 
 
-def _min_indent(text: str) -> str:
-    indents = [_indent_of(line) for line in text.splitlines() if line.strip()]
+def _base_indent(lines: Sequence[str]) -> str:
+    indents = [_indent_of(line) for line in lines if line.strip()]
     return min(indents, key=len) if indents else ""
 
 
-def clean_replacement(answer: str, selection: str) -> str | None:
-    """New text for a selection of whole lines: re-indented and line-ended like the selection."""
-    code = extract_code(answer)
-    if code is None or not code.strip():
+def _edges(selection: str) -> tuple[str, str]:
+    """The selection's leading blank lines and its trailing line break(s), which the edit keeps."""
+    lead = re.match(r"(?:[ \t]*\n)*", selection).group(0)
+    tail = selection[len(selection.rstrip()) :]
+    return lead, tail[tail.find("\n") :] if "\n" in tail else ""
+
+
+def clean_replacement(
+    answer: str, selection: str, language: Language | None = None, newline: str | None = None
+) -> str | None:
+    """New text for `selection` from a model answer: its code block, indented like the selection,
+    with the selection's leading blank lines and line ending kept; None when there is no code."""
+    code = extract_code(answer, language.tags if language else ())
+    if code is None:
         return None
-    code = code.replace(SELECTION_START, "").replace(SELECTION_END, "").replace("\r\n", "\n")
-    want, have = _min_indent(selection.replace("\r\n", "\n")), _min_indent(code)
-    if have != want:
-        code = textwrap.indent(textwrap.dedent(code), want)
-    code = "\n".join(line.rstrip() for line in code.split("\n")).strip("\n")
-    if selection.endswith("\n"):
-        code += "\n"
-    if "\r\n" in selection:
-        code = code.replace("\n", "\r\n")
-    return code
+    lines = _drop_trailing_blank_lines(code.replace(SELECTION_START, "").replace(SELECTION_END, "").split("\n"))
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    if not lines or not lines[0].strip():
+        return None
+    plain = selection.replace("\r\n", "\n")
+    lines = _rebase(lines, _base_indent(lines), _base_indent(plain.split("\n")))
+    lead, tail = _edges(plain)
+    return (lead + "\n".join(lines) + tail).replace("\n", newline or newline_of(selection))
+
+
+def _wrap(paragraph: str, width: int) -> list[str]:
+    """A paragraph or list item reflowed to `width`; an item's later lines hang under its text."""
+    marker = LIST_MARK.match(paragraph)
+    lead = marker.group(0).strip() + " " if marker else ""
+    body = paragraph[marker.end() :] if marker else paragraph
+    return textwrap.wrap(body, width, initial_indent=lead, subsequent_indent=" " * len(lead),
+                         break_long_words=False, break_on_hyphens=False)  # fmt: skip
+
+
+def _explanation_lines(text: str, width: int) -> list[str]:
+    """Plain text wrapped to `width`: paragraphs reflowed, list items and code lines kept apart."""
+    out: list[str] = []
+    pending: list[str] = []  # the paragraph or list item being read
+    in_code = False
+    for line in text.replace("\r\n", "\n").strip().split("\n"):
+        if FENCE_LINE.match(line) or in_code or not line.strip() or LIST_MARK.match(line):
+            out.extend(_wrap(" ".join(pending), width) if pending else [])
+            pending.clear()
+        if FENCE_LINE.match(line):
+            in_code = not in_code
+        elif in_code:
+            out.append("    " + line.rstrip())
+        elif not line.strip():
+            out.extend([""] if out and out[-1] else [])
+        else:
+            pending.append(re.sub(r"\*\*(.+?)\*\*|^#+\s+", lambda m: m.group(1) or "", line.strip()))
+    out.extend(_wrap(" ".join(pending), width) if pending else [])
+    return out[:-1] if out and not out[-1] else out
 
 
 def comment_block(text: str, language: Language, indent: str = "", width: int = 88, newline: str = "\n") -> str:
-    """An explanation as a comment block in the file's language, to insert above the code."""
-    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    """An explanation as a comment in the file's language (line comments preferred), to put above code."""
+    used = len(indent.expandtabs(4))
     if language.line_comment:
-        marker = language.line_comment + " "
-        wrapped = [textwrap.fill(p, width - len(indent) - len(marker)) for p in paragraphs]
-        lines = "\n\n".join(wrapped).split("\n")
-        return "".join(f"{indent}{(marker + line).rstrip()}{newline}" for line in lines)
-    start, end = language.block_comment or ("#", "")
-    wrapped = "\n\n".join(textwrap.fill(p, width - len(indent) - 2) for p in paragraphs).split("\n")
-    body = "".join(f"{indent}  {line}".rstrip() + newline for line in wrapped)
-    return f"{indent}{start}{newline}{body}{indent}{end}{newline}"
+        lines = _explanation_lines(text, max(width - used - len(language.line_comment) - 1, 20))
+        return "".join(f"{indent}{language.line_comment} {line}".rstrip() + newline for line in lines)
+    if language.block_comment:
+        start, end = language.block_comment
+        lines = _explanation_lines(text.replace(end, end[0] + " " + end[1:]), max(width - used - 2, 20))
+        body = "".join(f"{indent}  {line}".rstrip() + newline for line in lines)
+        return f"{indent}{start}{newline}{body}{indent}{end}{newline}"
+    lines = _explanation_lines(text, max(width - used, 20))
+    return "".join(f"{indent}{line}".rstrip() + newline for line in lines)

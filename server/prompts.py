@@ -1,4 +1,4 @@
-"""System and user turns for inline completions and code actions.
+"""Chat turns for inline completions and code actions, and the token budget of a prompt.
 
 CodeLlama-70B-Instruct has no infilling, so a completion is an instruction: the file is
 shown with the cursor marked, and the answer is asked for as one fenced code block.
@@ -8,24 +8,27 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable, Sequence
 
-from .context import CodeContext, Excerpt
-from .languages import Language
+from .context import CodeContext, ContextTooLarge, CountTokens, Excerpt, Position, other_file_excerpts, surrounding_code
+from .languages import Language, language_for
 
 CURSOR = "<CURSOR>"
 SELECTION_START, SELECTION_END = "<SELECTION>", "</SELECTION>"
 DEFAULT_ROLE = "You are an expert programmer and a careful, honest code assistant working inside the user's editor."
+ACTIONS = ("explain", "fix", "doc", "tests", "refactor", "ask")
+REPLACING_ACTIONS = ("fix", "doc", "refactor", "ask")  # their answer replaces the selection
 
-ACTION_INSTRUCTIONS = {
-    "explain": "Explain what the selected code does, for a colleague reading it: its purpose, how it works, and "
-    "anything surprising or risky. Be concise (at most a few short paragraphs). Answer in plain text, without code blocks.",
-    "fix": "Fix the problems in the selected code{diagnostics}. Change only what the fix needs.",
-    "doc": "Add documentation to the selected code: {doc_style} for each function, class or module it defines, "
-    "following {language} conventions. Keep the code itself exactly as it is.",
-    "tests": "Write unit tests for the selected code using {test_framework}. Cover normal cases, edge cases and errors. "
-    "Reply with only the test code, ready to paste below the selected code.",
-    "refactor": "Refactor the selected code to be simpler and clearer, keeping its behaviour exactly the same.",
-}
+DEFAULT_WINDOW, MAX_WINDOW = 4096, 16384  # prompt + answer tokens
+DEFAULT_ANSWER_TOKENS = 400
+EXCERPT_SHARE = 0.25  # of the code budget, at most, for other open files
+BOUNDARY_MARGIN = 8  # tokens that may merge differently where code meets the prompt's text
+# Context that makes every optional note appear, at its longest, for measuring the fixed text.
+NO_CODE = CodeContext("", "", "", 9_999_999, 9_999_999, True, True, True)
+
+Message = dict[str, str]
+Framing = Callable[[CodeContext, Sequence[Excerpt]], list[Message]]  # the request's turns for a context
+CountPrompt = Callable[[list[Message]], int]  # tokens of the rendered chat (the model's template)
 
 
 @dataclass(frozen=True)
@@ -34,51 +37,113 @@ class Diagnostic:
     message: str
     severity: str = "error"
     source: str | None = None
+    code: str = ""  # the text of the line, to show the model where the problem is
 
 
 def fence_for(*texts: str) -> str:
     """A backtick fence longer than any backtick run in the texts."""
-    longest = max((len(run) for t in texts for run in re.findall(r"`+", t)), default=0)
+    longest = max((len(run) for text in texts for run in re.findall(r"`+", text)), default=0)
     return "`" * max(3, longest + 1)
 
 
+def _plain_lines(text: str) -> str:
+    """The prompt shows code with "\\n" line breaks whatever the file uses."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def system_turn(language: Language, path: str, system_prompt: str | None = None) -> str:
+    """The role (or the user's own system prompt), the language and the file."""
     role = system_prompt.strip() if system_prompt and system_prompt.strip() else DEFAULT_ROLE
-    return f"{role} The user is editing the {language.name} file `{path}`. Answer in {language.name}, with code in fenced code blocks."
+    return f"{role} The user is editing `{path}`, a {language.name} file. Put code in fenced Markdown code blocks."
 
 
-def _other_files(excerpts: list[Excerpt], language: Language) -> str:
+def _fenced(fence: str, tag: str, code: str) -> str:
+    body = code.removesuffix("\n")
+    return f"{fence}{tag}\n{body}\n{fence}\n"
+
+
+def _other_files(excerpts: Sequence[Excerpt]) -> str:
     parts = []
-    for ex in excerpts:
-        fence = fence_for(ex.text)
-        note = " (beginning)" if ex.truncated else ""
-        parts.append(f"Other open file `{ex.path}`{note}:\n{fence}\n{ex.text.rstrip()}\n{fence}\n\n")
+    for excerpt in excerpts:
+        text, note = _plain_lines(excerpt.text), " (its beginning)" if excerpt.truncated else ""
+        block = _fenced(fence_for(text), language_for(None, excerpt.path).fence, text)
+        parts.append(f"Another open file, `{excerpt.path}`{note}:\n{block}\n")
     return "".join(parts)
 
 
-def inline_messages(ctx: CodeContext, language: Language, path: str, excerpts: list[Excerpt] = (), system_prompt: str | None = None) -> list[dict]:
-    fence = fence_for(ctx.prefix, ctx.suffix)
+def _shown_lines(ctx: CodeContext) -> str:
+    if not (ctx.truncated_before or ctx.truncated_after):
+        return ""
+    return f" (lines {ctx.first_line + 1} to {ctx.last_line + 1} of the file)"
+
+
+def inline_messages(
+    ctx: CodeContext,
+    language: Language,
+    path: str,
+    excerpts: Sequence[Excerpt] = (),
+    system_prompt: str | None = None,
+) -> list[Message]:
+    """Turns asking for the code to insert at the cursor."""
+    prefix, suffix = _plain_lines(ctx.prefix), _plain_lines(ctx.suffix)
+    fence = fence_for(prefix, suffix)
     user = (
-        _other_files(list(excerpts), language)
-        + f"Complete the code at {CURSOR} in `{path}`:\n"
-        + f"{fence}{language.fence}\n{ctx.prefix}{CURSOR}{ctx.suffix}\n{fence}\n\n"
-        + f"Reply with only the code that goes at {CURSOR}, in one {fence}{language.fence} block. "
-        "Do not repeat the code before or after the cursor, and do not explain."
+        _other_files(excerpts)
+        + f"Here is `{path}`{_shown_lines(ctx)}, with the cursor marked as {CURSOR}:\n"
+        + _fenced(fence, language.fence, prefix + CURSOR + suffix)
+        + "\n"
+        + f"Write the code that belongs at {CURSOR}: finish the current line, and the statement or block it starts "
+        f"if it is incomplete. Reply with only the code to insert, in one {fence}{language.fence} block. "
+        f"Do not repeat the code before or after {CURSOR}, and do not explain."
     )
     return [{"role": "system", "content": system_turn(language, path, system_prompt)}, {"role": "user", "content": user}]
 
 
-def action_instruction(action: str, language: Language, diagnostics: list[Diagnostic] = (), instruction: str = "") -> str:
+def _diagnostic_list(diagnostics: Sequence[Diagnostic]) -> str:
+    items = []
+    for d in diagnostics:
+        where = f"line {d.line + 1}" + (f" (`{d.code.strip()}`)" if d.code.strip() else "")
+        items.append(f"\n- {where}: {d.severity}: {d.message}" + (f" [{d.source}]" if d.source else ""))
+    return "".join(items)
+
+
+def action_instruction(
+    action: str, language: Language, diagnostics: Sequence[Diagnostic] = (), instruction: str = ""
+) -> str:
+    """What an action asks of the model, before the answer format."""
+    if action == "explain":
+        return (
+            "Explain what the selected code does, for a colleague about to change it: its purpose, how it works, "
+            "and anything surprising or risky. Be concise: at most three short paragraphs of plain text, "
+            "without Markdown headings, lists or code blocks."
+        )
+    if action == "fix":
+        if not diagnostics:
+            return "Find and fix the bugs in the selected code. Change only what the fixes need."
+        return f"Fix these problems in the selected code:{_diagnostic_list(diagnostics)}\n\nChange only what the fixes need."
+    if action == "doc":
+        return (
+            f"Document the selected code with {language.doc_style} for each function, class or module it defines, "
+            f"following {language.name} conventions. Do not change the code itself."
+        )
+    if action == "tests":
+        return f"Write unit tests for the selected code with {language.test_framework}, covering normal cases, edge cases and errors."
+    if action == "refactor":
+        return "Refactor the selected code to be simpler and clearer, keeping its behaviour exactly the same."
     if action == "ask":
-        return instruction.strip()
-    listed = "".join(
-        f"\n- line {d.line + 1}: {d.severity}: {d.message}" + (f" ({d.source})" if d.source else "") for d in diagnostics
-    )
-    return ACTION_INSTRUCTIONS[action].format(
-        diagnostics=f". The diagnostics are:{listed}\n" if listed else "",
-        doc_style=language.doc_style,
-        language=language.name,
-        test_framework=language.test_framework,
+        return f"Do this with the selected code: {instruction.strip()}"
+    raise ValueError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
+
+
+def _answer_format(action: str, language: Language, fence: str) -> str:
+    if action == "explain":
+        return ""  # plain text, as its instruction says
+    if action == "tests":
+        return f"\n\nReply with only the test code, which goes after the selected code, in one {fence}{language.fence} block."
+    return (
+        f"\n\nReply with the complete new version of the selected code, only what replaces the text between "
+        f"{SELECTION_START} and {SELECTION_END} (without those markers), with its indentation, "
+        f"in one {fence}{language.fence} block."
     )
 
 
@@ -87,27 +152,92 @@ def action_messages(
     ctx: CodeContext,
     language: Language,
     path: str,
-    diagnostics: list[Diagnostic] = (),
+    diagnostics: Sequence[Diagnostic] = (),
     instruction: str = "",
-    excerpts: list[Excerpt] = (),
+    excerpts: Sequence[Excerpt] = (),
     system_prompt: str | None = None,
-) -> list[dict]:
-    """explain, fix, doc, tests, refactor or ask, on the selection marked in its context."""
-    fence = fence_for(ctx.prefix, ctx.selection, ctx.suffix)
-    marked = f"{ctx.prefix}{SELECTION_START}{ctx.selection}{SELECTION_END}{ctx.suffix}"
-    if action == "explain":
-        answer = "Answer in plain text."
-    elif action == "tests":
-        answer = f"Reply with the tests in one {fence}{language.fence} block."
-    else:
-        answer = (
-            f"Reply with the complete new version of the selected code (only the part between {SELECTION_START} "
-            f"and {SELECTION_END}, without the markers), in one {fence}{language.fence} block."
-        )
+) -> list[Message]:
+    """Turns for explain, fix, doc, tests, refactor or ask, with the selection marked in its file."""
+    prefix, selection, suffix = _plain_lines(ctx.prefix), _plain_lines(ctx.selection), _plain_lines(ctx.suffix)
+    fence = fence_for(prefix, selection, suffix)
+    cut = "Only the start of the selection is shown; it continues past the end of this excerpt.\n" if ctx.selection_truncated else ""
     user = (
-        _other_files(list(excerpts), language)
-        + f"In `{path}`, the selected code is between {SELECTION_START} and {SELECTION_END}:\n"
-        + f"{fence}{language.fence}\n{marked}\n{fence}\n\n"
-        + f"{action_instruction(action, language, diagnostics, instruction)}\n\n{answer}"
+        _other_files(excerpts)
+        + f"Here is `{path}`{_shown_lines(ctx)}, with the selected code between {SELECTION_START} and {SELECTION_END}:\n"
+        + _fenced(fence, language.fence, prefix + SELECTION_START + selection + SELECTION_END + suffix)
+        + f"{cut}\n{action_instruction(action, language, diagnostics, instruction)}"
+        + _answer_format(action, language, fence)
     )
     return [{"role": "system", "content": system_turn(language, path, system_prompt)}, {"role": "user", "content": user}]
+
+
+@dataclass(frozen=True)
+class PromptBudget:
+    """How a context window splits between the answer, the prompt's fixed text and the code."""
+
+    window: int  # prompt + answer tokens
+    answer_tokens: int  # the answer's max_new_tokens
+    overhead: int  # tokens of the prompt without any code: chat template, instructions, excerpts
+    margin: int = BOUNDARY_MARGIN
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self.window - self.answer_tokens
+
+    @property
+    def code_tokens(self) -> int:
+        """Tokens left for the code around the cursor or selection."""
+        return max(self.prompt_tokens - self.overhead - self.margin, 0)
+
+
+def measure_budget(
+    framing: Framing, count_prompt: CountPrompt, window: int, answer_tokens: int, excerpts: Sequence[Excerpt] = ()
+) -> PromptBudget:
+    """The budget for code once the request's fixed text (and `excerpts`) is measured with the tokenizer."""
+    if not 0 < answer_tokens < window <= MAX_WINDOW:
+        raise ValueError(f"need 0 < answer tokens ({answer_tokens}) < window ({window}) <= {MAX_WINDOW}")
+    return PromptBudget(window, answer_tokens, count_prompt(framing(NO_CODE, list(excerpts))))
+
+
+@dataclass(frozen=True)
+class FittedPrompt:
+    context: CodeContext
+    excerpts: list[Excerpt]
+    messages: list[Message]
+    prompt_tokens: int  # as `count_prompt` measured the messages: at most budget.prompt_tokens
+    budget: PromptBudget
+
+
+def fit_prompt(
+    framing: Framing,
+    text: str,
+    start: Position,
+    end: Position | None,
+    count_prompt: CountPrompt,
+    count_tokens: CountTokens,
+    window: int = DEFAULT_WINDOW,
+    answer_tokens: int = DEFAULT_ANSWER_TOKENS,
+    other_files: Sequence[tuple[str, str]] = (),
+    cut_selection: bool = False,
+) -> FittedPrompt:
+    """The largest prompt for the range that leaves `answer_tokens` of `window` for the answer.
+
+    Other open files get at most EXCERPT_SHARE of the code budget; the code around the
+    range gets the rest. Raises ContextTooLarge when the selection (or the fixed text) does not fit.
+    """
+    def count_as_shown(code: str) -> int:
+        return count_tokens(_plain_lines(code))
+
+    first = measure_budget(framing, count_prompt, window, answer_tokens)
+    excerpts = other_file_excerpts(other_files, int(first.code_tokens * EXCERPT_SHARE), count_as_shown)
+    budget = measure_budget(framing, count_prompt, window, answer_tokens, excerpts)
+    code_tokens = budget.code_tokens
+    while True:
+        ctx = surrounding_code(text, start, end, code_tokens, count_as_shown, cut_selection=cut_selection)
+        messages = framing(ctx, excerpts)
+        tokens = count_prompt(messages)
+        if tokens <= budget.prompt_tokens:
+            return FittedPrompt(ctx, excerpts, messages, tokens, budget)
+        if not ctx.text:
+            raise ContextTooLarge(f"the prompt takes {tokens} tokens without any code; the window leaves {budget.prompt_tokens}")
+        code_tokens = max(code_tokens - (tokens - budget.prompt_tokens), 0)  # inside the prompt the code took more tokens

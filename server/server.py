@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 from collections import OrderedDict
 
 import torch
@@ -27,6 +28,7 @@ from .protocol import CodellamaProtocol
 from .snapshot import Snapshot, UnusableDocument
 
 log = logging.getLogger(__name__)
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 VERSION = "0.1.0"
 OOM_ADVICE = "The GPU ran out of memory. Lower codellama.contextTokens or choose a smaller model branch (e.g. a 3-bit one)."
 
@@ -77,23 +79,22 @@ class CodellamaServer(LanguageServer):
             self.apply_settings(result[0], load=self.host.key is not None)
 
     def start_loading(self) -> None:
+        """Load the configured model in the background, with a progress bar and one message on failure."""
         bar = ProgressBar(self, "Code Llama: loading model", cancellable=False)
         options = self.options
+        shown = asyncio.ensure_future(bar.begin(f"{options.model} ({options.revision or 'main'})"))
 
-        def progress(message: str, fraction: float | None) -> None:
-            bar.report(message, fraction)
-
-        def done(model: Model | None, error: str | None) -> None:
+        async def finish(model: Model | None, error: str | None) -> None:
+            await shown  # the bar exists before it ends, however fast the load was
             if model is not None:
                 self.shown.discard("load")
                 bar.end(f"{options.model} ready on {model.device}")
-            else:
-                bar.end("failed")
-                advice = "Check codellama.model / codellama.revision, the network (or HF_HUB_OFFLINE), and free GPU memory."
-                self.show(f"could not load {options.model}: {error}. {advice}", once_key="load")
+                return
+            bar.end("failed")
+            advice = "Check codellama.model / codellama.revision, the network (or HF_HUB_OFFLINE), and free GPU memory."
+            self.show(f"could not load {options.model}: {error}. {advice}", once_key="load")
 
-        self.host.start(options, progress, done)
-        asyncio.ensure_future(bar.begin(f"{options.model} ({options.revision or 'main'})"))
+        self.host.start(options, bar.report, lambda model, error: asyncio.ensure_future(finish(model, error)))
 
     async def model(self, wait: bool) -> Model | None:
         """The model; while it loads, inline requests (wait=False) get None at once."""
@@ -113,7 +114,8 @@ class CodellamaServer(LanguageServer):
             raise JsonRpcInvalidParams(f"Unknown document {uri}: open it first (textDocument/didOpen)")
         doc = self.workspace.get_text_document(uri)
         self.touch(uri)
-        return Snapshot(uri=uri, text=doc.source, version=doc.version, language_id=doc.language_id)
+        text = LONE_SURROGATE.sub("\ufffd", doc.source)  # one UTF-16 unit each way: positions stay valid
+        return Snapshot(uri=uri, text=text, version=doc.version, language_id=doc.language_id)
 
     def touch(self, uri: str) -> None:
         self.recent.pop(uri, None)
