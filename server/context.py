@@ -3,13 +3,14 @@
 Token counts come from a `count_tokens` callable (the model's tokenizer in the server).
 Lines are counted one at a time going outward from the range, each at most once, so a
 20,000-line file costs no more counting than the lines that fit; the joined text is then
-counted once to make sure it is within the budget.
+counted (a few times at most) to land just within the budget.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import chain
 from typing import Callable, Iterable
 
 from .document import LINE_BREAK, clamp, split_lines
@@ -56,44 +57,30 @@ class TokenCounter:
             self._known[text] = self._count(text)
         return self._known[text]
 
-    def within(self, text: str, limit: int) -> int:
-        """Tokens of `text`, or limit + 1 without tokenizing when it is too long to fit."""
-        if len(text) > max(limit, 0) * MAX_CHARS_PER_TOKEN:
-            return max(limit, 0) + 1
-        return self(text)
 
+def fit_part(text: str, budget: int, count: TokenCounter, from_end: bool) -> str:
+    """The longest start (or end) of `text` within `budget` tokens, by bisection on its length.
 
-def fit_end(text: str, budget: int, count: TokenCounter) -> str:
-    """The longest end of `text` within `budget` tokens (bisecting on characters)."""
-    text = text[-budget * MAX_CHARS_PER_TOKEN :] if budget > 0 else ""
-    lo, hi = 0, len(text)  # text[hi:] always fits
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if count(text[mid:]) <= budget:
-            hi = mid
-        else:
-            lo = mid + 1
-    return text[hi:]
+    A start never ends between "\\r" and "\\n".
+    """
 
+    def part(length: int) -> str:
+        return text[len(text) - length :] if from_end else text[:length]
 
-def fit_start(text: str, budget: int, count: TokenCounter) -> str:
-    """The longest start of `text` within `budget` tokens, never splitting a "\\r\\n"."""
-    text = text[: budget * MAX_CHARS_PER_TOKEN] if budget > 0 else ""
-    lo, hi = 0, len(text)  # text[:lo] always fits
+    lo, hi = 0, min(len(text), max(budget, 0) * MAX_CHARS_PER_TOKEN)  # part(lo) always fits
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if count(text[:mid]) <= budget:
-            lo = mid
-        else:
-            hi = mid - 1
-    return text[: lo - 1] if text[:lo].endswith("\r") and text[lo : lo + 1] == "\n" else text[:lo]
+        lo, hi = (mid, hi) if count(part(mid)) <= budget else (lo, mid - 1)
+    kept = part(lo)
+    return kept[:-1] if not from_end and kept.endswith("\r") and text[lo : lo + 1] == "\n" else kept
 
 
 def take_lines(lines: list[str], order: Iterable[int], budget: int, count: TokenCounter) -> tuple[int, int]:
     """How many lines, visited in `order`, fit in `budget` before the first that does not; and their tokens."""
     taken = used = 0
     for i in order:
-        cost = count.within(lines[i], budget - used)
+        too_long = len(lines[i]) > (budget - used) * MAX_CHARS_PER_TOKEN  # cannot fit: skip tokenizing it
+        cost = budget - used + 1 if too_long else count(lines[i])
         if used + cost > budget:
             break
         taken, used = taken + 1, used + cost
@@ -133,7 +120,7 @@ class _Side:
 
 
 def _before(r: _Range, budget: int, count: TokenCounter) -> _Side:
-    head = fit_end(r.head, budget, count)
+    head = fit_part(r.head, budget, count, from_end=True)
     if head != r.head:
         return _Side(head, 0, count(head), False)
     n, used = take_lines(r.lines, range(r.start_line - 1, -1, -1), budget - count(head), count)
@@ -141,7 +128,7 @@ def _before(r: _Range, budget: int, count: TokenCounter) -> _Side:
 
 
 def _after(r: _Range, budget: int, count: TokenCounter) -> _Side:
-    tail = fit_start(r.tail, budget, count)
+    tail = fit_part(r.tail, budget, count, from_end=False)
     if tail != r.tail:
         return _Side(tail, 0, count(tail), False)
     rest = len(r.lines) - r.end_line - 1
@@ -153,7 +140,7 @@ def cut_selection_end(selection: str, budget: int, count: TokenCounter) -> str:
     """The selection's start within `budget`: whole lines when at least one fits."""
     lines = split_lines(selection)
     n, _ = take_lines(lines, range(len(lines)), budget, count)
-    return "".join(lines[:n]) if n else fit_start(lines[0], budget, count)
+    return "".join(lines[:n]) if n else fit_part(lines[0], budget, count, from_end=False)
 
 
 def _around_cut_selection(r: _Range, target: int, count: TokenCounter) -> CodeContext:
@@ -187,16 +174,16 @@ def surrounding_code(
 ) -> CodeContext:
     """Code around the range start..end (the cursor when `end` is None) within `budget` tokens.
 
-    The cursor's line is split exactly at the cursor; the joined text is checked against the
-    budget with `count_tokens`. The selection is kept whole; when it
-    alone exceeds the budget, ContextTooLarge is raised, or with `cut_selection` its start
-    is kept (whole lines when possible) and `selection_truncated` is set.
+    The cursor's line is split exactly at the cursor, and the joined text is within the budget
+    as `count_tokens` counts it. The selection is kept whole; when it alone exceeds the budget,
+    ContextTooLarge is raised, or with `cut_selection` its start is kept (whole lines when
+    possible) and `selection_truncated` is set.
     """
     r = _locate(text, start, end or start)
     count, budget = TokenCounter(count_tokens), max(budget, 0)
     selection_tokens = count(r.selection)
     if selection_tokens > budget and not cut_selection:
-        raise ContextTooLarge(f"the selection is {selection_tokens} tokens, more than the {budget} the prompt has room for")
+        raise ContextTooLarge(f"the selection is {selection_tokens} tokens, more than the {budget} there is room for")
     if selection_tokens > budget:
         return _fit_joined(lambda target: _around_cut_selection(r, max(target, 0), count), budget, count)
     return _fit_joined(lambda target: _around(r, target, count), budget, count)
@@ -234,7 +221,7 @@ class Excerpt:
 
 
 def _file_start(text: str, budget: int, count: TokenCounter) -> str:
-    """The file's first whole lines within `budget`, checked once joined."""
+    """The file's first whole lines within `budget`, as counted once joined."""
     lines = split_lines(text)
     n, _ = take_lines(lines, range(len(lines)), budget, count)
     over = count("".join(lines[:n])) - budget
@@ -262,8 +249,12 @@ def other_file_excerpts(
     return excerpts
 
 
-MODIFIERS = r"(?:(?:export|default|public|private|protected|internal|static|final|abstract|override|async|unsafe|extern|local|suspend|open|pub(?:\([^)]*\))?)\s+)*"
-DEFINITION = re.compile(MODIFIERS + r"(?:def|class|function|fn|func|fun|sub|impl|struct|enum|trait|interface|module|object|namespace)\b")
+MODIFIERS = (
+    r"(?:(?:export|default|public|private|protected|internal|static|final|abstract|override|async|unsafe|extern"
+    r"|local|suspend|open|pub(?:\([^)]*\))?)\s+)*"
+)
+KEYWORDS = r"(?:def|class|function|fn|func|fun|sub|impl|struct|enum|trait|interface|module|object|namespace)\b"
+DEFINITION = re.compile(MODIFIERS + KEYWORDS)
 CONTROL = re.compile(r"(?:if|else|elif|for|foreach|while|switch|catch|do|try|with|match|when|return)\b|\}")
 CLOSING = re.compile(r"[}\])]|end\b")  # a line that closes a block or a bracket
 ANNOTATIONS = ("@", "#[")  # decorators and attributes belong to the definition below them
@@ -285,7 +276,7 @@ def _is_definition(line: str) -> bool:
 
 def _cursor_indent(lines: list[str], line: int) -> int:
     """Indentation that a block must be shallower than to enclose `line`."""
-    for i in [*range(line, len(lines)), *range(line - 1, -1, -1)]:  # a blank line takes the next code's
+    for i in chain(range(line, len(lines)), range(line - 1, -1, -1)):  # a blank line takes the next code's
         indent = _indent(lines[i])
         if indent is not None:
             return indent + 1 if CLOSING.match(lines[i].strip()) else indent  # inside what it closes
@@ -327,8 +318,12 @@ def _block_end(lines: list[str], header: int) -> int:
 
 
 def _with_annotations(lines: list[str], header: int) -> int:
+    """The first line of the decorators or attributes right above `header` (else `header`)."""
     first = header
-    while first > 0 and lines[first - 1].strip().startswith(ANNOTATIONS) and _indent(lines[first - 1]) == _indent(lines[header]):
+    def annotates(i: int) -> bool:
+        return lines[i].strip().startswith(ANNOTATIONS) and _indent(lines[i]) == _indent(lines[header])
+
+    while first > 0 and annotates(first - 1):
         first -= 1
     return first
 

@@ -25,9 +25,9 @@ class Language:
         return (self.id, self.fence, *self.aliases)
 
 
-def _hash(id_: str, name: str, fence: str, doc_style: str, test_framework: str, aliases: tuple[str, ...] = ()) -> Language:
+def _hash(id_: str, name: str, fence: str, doc_style: str, tests: str, aliases: tuple[str, ...] = ()) -> Language:
     """A language whose comments start with "#" and that has no block comments."""
-    return Language(id_, name, fence, "#", None, doc_style, test_framework, aliases)
+    return Language(id_, name, fence, "#", None, doc_style, tests, aliases)
 
 
 KNOWN = (

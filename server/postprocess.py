@@ -17,12 +17,13 @@ from .prompts import CURSOR, SELECTION_END, SELECTION_START
 FENCE_OPEN = re.compile(r"^([ \t]*)(`{3,}|~{3,})[ \t]*([^\s`]*)[^\n`]*$", re.MULTILINE)
 INLINE_CODE = re.compile(r"`[^`\n]*`")
 FENCE_LINE = re.compile(r"\s*(?:`{3,}|~{3,})")
-CLOSING = re.compile(r"[}\])]|end\b")
 LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
-CODE_HINT = re.compile(r"[=;{}<>\[\]]|\(\)|->|=>|::")
+CODE_HINT = re.compile(r"[=<>\[\]{}]|\w\(|\(\)|->|=>|::| [-+*/%] |\s#\s")
 REFUSAL = re.compile(r"^(?:i'?m sorry|sorry|i (?:cannot|can't|can not|am unable|won't)|as an ai|unfortunately)\b", re.I)
 PROSE_CHARS = frozenset(" ,.;:!?'’\"()-")
+STRING_LITERAL = re.compile(r"\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'")
+PAIRS = {")": "(", "]": "[", "}": "{"}
 MAX_ECHO_LINES = 400  # how far back in the prefix an echo may start
 
 
@@ -50,13 +51,16 @@ def code_blocks(answer: str) -> list[CodeBlock]:
 
 
 def _is_prose_line(line: str) -> bool:
-    """A sentence rather than code: mostly words, ends like a sentence or is long, no code symbols."""
+    """A sentence rather than code: words without code symbols, ending like a sentence."""
     text = LIST_MARK.sub("", INLINE_CODE.sub("x", line)).strip()
-    if not text or not text[0].isalpha() or CODE_HINT.search(text):
+    if not text or not text[0].isalpha() or CODE_HINT.search(text) or text[-1] in ";{,(":
         return False
     words = WORD.findall(text)
-    plain = sum(ch.isalpha() or ch in PROSE_CHARS for ch in text) / len(text)
-    return len(words) >= 4 and plain >= 0.9 and (text[-1] in ".:!?" or len(words) >= 8)
+    if sum(ch.isalpha() or ch in PROSE_CHARS for ch in text) < 0.9 * len(text):
+        return False
+    if text[0].isupper():
+        return len(words) >= 4 and (text[-1] in ".:!?" or len(words) >= 8)
+    return len(words) >= 6 and text[-1] in ".!?"  # a lower-case start is mostly code
 
 
 def looks_like_prose(text: str) -> bool:
@@ -97,22 +101,18 @@ def _same_line(code: str, echoed: str) -> bool:
     return code.strip() == echoed.strip()
 
 
-def _remove_echoed_lines(lines: list[str], prefix_lines: list[str]) -> tuple[list[str], str | None] | None:
-    """Drop a repeat of the lines before the cursor (and of the cursor line's start), by their text
-    ignoring indentation. Returns the rest and the indentation the model gave the cursor line."""
+def _remove_echoed_lines(lines: list[str], prefix_lines: list[str]) -> tuple[list[str], str] | None:
+    """Drop a repeat of the lines before the cursor and of the cursor line's start, compared
+    without indentation. Returns the rest and the model's version of the cursor line."""
     head = prefix_lines[-1]
     for n in range(min(MAX_ECHO_LINES, len(prefix_lines)), 0, -1):
         echoed = prefix_lines[-n:]
-        if n > len(lines) or not "".join(echoed).strip() or not _same_line(lines[0], echoed[0]) and n > 1:
+        if n - 1 > len(lines) or not "".join(echoed).strip() or n > 1 and not _same_line(lines[0], echoed[0]):
             continue
-        if not all(map(_same_line, lines[: n - 1], echoed[:-1])):
-            continue
-        cursor_line = lines[n - 1]
-        if not cursor_line.lstrip().startswith(head.lstrip()):
-            continue
-        if head.strip():
-            return [cursor_line.lstrip()[len(head.lstrip()) :], *lines[n:]], _indent_of(cursor_line)
-        return lines[n - 1 :], None
+        cursor_line = lines[n - 1] if n - 1 < len(lines) else ""
+        if all(map(_same_line, lines[: n - 1], echoed[:-1])) and cursor_line.lstrip().startswith(head.lstrip()):
+            rest = cursor_line.lstrip()[len(head.lstrip()) :] if head.strip() else cursor_line
+            return [rest, *lines[n:]], cursor_line
     return None
 
 
@@ -126,30 +126,41 @@ def _remove_restarted_word(first: str, head: str) -> str:
     return first
 
 
-def _rebase(lines: list[str], old: str, new: str) -> list[str]:
+def _reindent(lines: list[str], old: str, new: str) -> list[str]:
     """Lines indented under `old` moved under `new`."""
-    if old == new:
-        return lines
     return [new + line[len(old) :] if line.startswith(old) and line.strip() else line for line in lines]
 
 
-def _dedented_snippet(lines: list[str]) -> bool:
-    """The model wrote the block from column 0 up (its first line least indented, no closer at that level)."""
-    base = len(_indent_of(lines[0]))
-    later = [line for line in lines[1:] if line.strip()]
-    return all(len(_indent_of(line)) > base or not CLOSING.match(line.strip()) and len(_indent_of(line)) == base for line in later)
+def _depth(text: str) -> int:
+    """Brackets `text` opens minus those it closes."""
+    brackets = _brackets(text)
+    return sum(ch in "([{" for ch in brackets) - sum(ch in ")]}" for ch in brackets)
 
 
-def _fit_to_cursor(lines: list[str], head: str, model_indent: str | None) -> list[str]:
+def _rebase_after_cursor(first: str, later: list[str], old: str, new: str) -> list[str]:
+    """Lines after the cursor's moved from the model's indentation `old` to the file's `new`; a line
+    closing a bracket opened before the completion stays where the model put it (the file's place)."""
+    if old == new:
+        return later
+    depth, out = _depth(first), []
+    for line in later:
+        closes_outer = line.strip()[:1] in (")", "]", "}") and depth <= 0
+        out.append(line if closes_outer else _reindent([line], old, new)[0])
+        depth += _depth(line)
+    return out
+
+
+def _fit_to_cursor(lines: list[str], head: str, model_line: str | None) -> list[str]:
     """Indentation relative to the cursor's line; the first line continues the line being typed."""
-    head_indent = _indent_of(head)
-    if head.strip():  # after code: later lines move from the model's indentation of this line to the file's
-        return lines if model_indent is None else [lines[0], *_rebase(lines[1:], model_indent, head_indent)]
+    if head.strip():  # after code: later lines follow the model's indentation of the cursor line
+        if model_line is None:
+            return lines
+        return [lines[0], *_rebase_after_cursor(model_line, lines[1:], _indent_of(model_line), _indent_of(head))]
     while len(lines) > 1 and not lines[0].strip():
         lines = lines[1:]
     if not head:
         return lines
-    later = _rebase(lines[1:], _indent_of(lines[0]), head_indent) if _dedented_snippet(lines) else lines[1:]
+    later = _rebase_after_cursor(lines[0], lines[1:], _indent_of(lines[0]), head)
     return [lines[0].lstrip(" \t"), *later]  # the cursor's indentation is typed already
 
 
@@ -175,43 +186,30 @@ def _cut_following_lines(lines: list[str], following: list[str]) -> list[str]:
     return lines
 
 
-STRING_LITERAL = re.compile(r"\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'")
-PAIRS = {")": "(", "]": "[", "}": "{"}
-
-
 def _brackets(text: str) -> str:
     """The brackets of `text`, outside one-line string literals."""
     return "".join(ch for line in text.split("\n") for ch in STRING_LITERAL.sub("", line) if ch in "()[]{}")
 
 
-def _open_brackets(prefix: str) -> list[str]:
-    """The brackets still open at the end of `prefix`, innermost last."""
-    stack: list[str] = []
-    for ch in _brackets(prefix):
-        if ch in PAIRS and stack and stack[-1] == PAIRS[ch]:
-            stack.pop()
-        elif ch not in PAIRS:
-            stack.append(ch)
-    return stack
-
-
-def _unmatched_closers(open_before: list[str], text: str) -> int:
-    """Closing brackets in `text` that nothing open before it or in it matches."""
-    stack, extra = list(open_before), 0
+def _match_brackets(text: str, open_brackets: list[str]) -> int:
+    """Match the brackets of `text` against `open_brackets` (updated in place); returns how many
+    closing brackets matched nothing."""
+    unmatched = 0
     for ch in _brackets(text):
         if ch not in PAIRS:
-            stack.append(ch)
-        elif stack and stack[-1] == PAIRS[ch]:
-            stack.pop()
+            open_brackets.append(ch)
+        elif open_brackets and open_brackets[-1] == PAIRS[ch]:
+            open_brackets.pop()
         else:
-            extra += 1
-    return extra
+            unmatched += 1
+    return unmatched
 
 
 def _cut_rest_of_line(code: str, prefix: str, rest: str) -> str:
     """Drop the completion's end when it repeats the start of the text after the cursor on its line."""
-    open_before = _open_brackets(prefix)
-    wanted, closers_before = rest.strip(), _unmatched_closers(open_before, code + rest)
+    open_before: list[str] = []
+    _match_brackets(prefix, open_before)
+    wanted, closers_before = rest.strip(), _match_brackets(code + rest, list(open_before))
     earlier, line_break, last = code.rstrip().rpartition("\n")
     earlier += line_break
     for k in range(min(len(wanted), len(last)), 0, -1):
@@ -221,7 +219,7 @@ def _cut_rest_of_line(code: str, prefix: str, rest: str) -> str:
         wordy = any(ch.isalnum() for ch in piece)
         at_boundary = not before or not (before[-1].isalnum() or before[-1] == "_") or not piece[0].isalnum()
         echoed = wordy and at_boundary and (k == len(wanted) or k >= 4)
-        if echoed or (not wordy and _unmatched_closers(open_before, earlier + before + rest) < closers_before):
+        if echoed or (not wordy and _match_brackets(earlier + before + rest, list(open_before)) < closers_before):
             return earlier + before
     return code
 
@@ -232,8 +230,8 @@ def _without_echo(lines: list[str], prefix: str, rest: str) -> list[str]:
     head = prefix_lines[-1]
     echo = _remove_echoed_lines(lines, prefix_lines)
     if echo is not None:
-        rest_of_code, model_indent = echo
-        return _fit_to_cursor(rest_of_code, head, model_indent)
+        rest_of_code, model_line = echo
+        return _fit_to_cursor(rest_of_code, head, model_line)
     if not head.strip():
         return _fit_to_cursor(lines, head, None)
     lines = [_remove_restarted_word(lines[0], head), *lines[1:]]
@@ -245,7 +243,7 @@ def _without_echo(lines: list[str], prefix: str, rest: str) -> list[str]:
 def clean_inline(answer: str, prefix: str, suffix: str) -> str:
     """Ghost text for the cursor between `prefix` and `suffix`; "" when nothing useful came back."""
     code = extract_code(answer)
-    if code is None:
+    if code is None or REFUSAL.match(code.strip()):
         return ""
     newline = newline_of(prefix + suffix)
     prefix, suffix = prefix.replace("\r\n", "\n"), suffix.replace("\r\n", "\n")
@@ -280,10 +278,10 @@ def clean_replacement(
     lines = _drop_trailing_blank_lines(code.replace(SELECTION_START, "").replace(SELECTION_END, "").split("\n"))
     while lines and not lines[0].strip():
         lines.pop(0)
-    if not lines or not lines[0].strip():
+    if not lines:
         return None
     plain = selection.replace("\r\n", "\n")
-    lines = _rebase(lines, _base_indent(lines), _base_indent(plain.split("\n")))
+    lines = _reindent(lines, _base_indent(lines), _base_indent(plain.split("\n")))
     lead, tail = _edges(plain)
     return (lead + "\n".join(lines) + tail).replace("\n", newline or newline_of(selection))
 

@@ -17,7 +17,6 @@ CURSOR = "<CURSOR>"
 SELECTION_START, SELECTION_END = "<SELECTION>", "</SELECTION>"
 DEFAULT_ROLE = "You are an expert programmer and a careful, honest code assistant working inside the user's editor."
 ACTIONS = ("explain", "fix", "doc", "tests", "refactor", "ask")
-REPLACING_ACTIONS = ("fix", "doc", "refactor", "ask")  # their answer replaces the selection
 
 DEFAULT_WINDOW, MAX_WINDOW = 4096, 16384  # prompt + answer tokens
 DEFAULT_ANSWER_TOKENS = 400
@@ -25,6 +24,7 @@ EXCERPT_SHARE = 0.25  # of the code budget, at most, for other open files
 BOUNDARY_MARGIN = 8  # tokens that may merge differently where code meets the prompt's text
 # Context that makes every optional note appear, at its longest, for measuring the fixed text.
 NO_CODE = CodeContext("", "", "", 9_999_999, 9_999_999, True, True, True)
+SELECTION_CUT_NOTE = "Only the start of the selection is shown; it continues past the end of this excerpt.\n"
 
 Message = dict[str, str]
 Framing = Callable[[CodeContext, Sequence[Excerpt]], list[Message]]  # the request's turns for a context
@@ -37,7 +37,11 @@ class Diagnostic:
     message: str
     severity: str = "error"
     source: str | None = None
-    code: str = ""  # the text of the line, to show the model where the problem is
+    line_text: str = ""  # the line's code, to show the model where the problem is
+
+
+def _turns(system: str, user: str) -> list[Message]:
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
 def fence_for(*texts: str) -> str:
@@ -96,13 +100,13 @@ def inline_messages(
         f"if it is incomplete. Reply with only the code to insert, in one {fence}{language.fence} block. "
         f"Do not repeat the code before or after {CURSOR}, and do not explain."
     )
-    return [{"role": "system", "content": system_turn(language, path, system_prompt)}, {"role": "user", "content": user}]
+    return _turns(system_turn(language, path, system_prompt), user)
 
 
 def _diagnostic_list(diagnostics: Sequence[Diagnostic]) -> str:
     items = []
     for d in diagnostics:
-        where = f"line {d.line + 1}" + (f" (`{d.code.strip()}`)" if d.code.strip() else "")
+        where = f"line {d.line + 1}" + (f" (`{d.line_text.strip()}`)" if d.line_text.strip() else "")
         items.append(f"\n- {where}: {d.severity}: {d.message}" + (f" [{d.source}]" if d.source else ""))
     return "".join(items)
 
@@ -120,14 +124,16 @@ def action_instruction(
     if action == "fix":
         if not diagnostics:
             return "Find and fix the bugs in the selected code. Change only what the fixes need."
-        return f"Fix these problems in the selected code:{_diagnostic_list(diagnostics)}\n\nChange only what the fixes need."
+        problems = _diagnostic_list(diagnostics)
+        return f"Fix these problems in the selected code:{problems}\n\nChange only what the fixes need."
     if action == "doc":
         return (
             f"Document the selected code with {language.doc_style} for each function, class or module it defines, "
             f"following {language.name} conventions. Do not change the code itself."
         )
     if action == "tests":
-        return f"Write unit tests for the selected code with {language.test_framework}, covering normal cases, edge cases and errors."
+        framework = language.test_framework
+        return f"Write unit tests for the selected code with {framework}, covering normal cases, edge cases and errors."
     if action == "refactor":
         return "Refactor the selected code to be simpler and clearer, keeping its behaviour exactly the same."
     if action == "ask":
@@ -139,7 +145,7 @@ def _answer_format(action: str, language: Language, fence: str) -> str:
     if action == "explain":
         return ""  # plain text, as its instruction says
     if action == "tests":
-        return f"\n\nReply with only the test code, which goes after the selected code, in one {fence}{language.fence} block."
+        return f"\n\nReply with only the test code (it goes after the selected code) in one {fence}{language.fence} block."
     return (
         f"\n\nReply with the complete new version of the selected code, only what replaces the text between "
         f"{SELECTION_START} and {SELECTION_END} (without those markers), with its indentation, "
@@ -160,7 +166,7 @@ def action_messages(
     """Turns for explain, fix, doc, tests, refactor or ask, with the selection marked in its file."""
     prefix, selection, suffix = _plain_lines(ctx.prefix), _plain_lines(ctx.selection), _plain_lines(ctx.suffix)
     fence = fence_for(prefix, selection, suffix)
-    cut = "Only the start of the selection is shown; it continues past the end of this excerpt.\n" if ctx.selection_truncated else ""
+    cut = SELECTION_CUT_NOTE if ctx.selection_truncated else ""
     user = (
         _other_files(excerpts)
         + f"Here is `{path}`{_shown_lines(ctx)}, with the selected code between {SELECTION_START} and {SELECTION_END}:\n"
@@ -168,7 +174,7 @@ def action_messages(
         + f"{cut}\n{action_instruction(action, language, diagnostics, instruction)}"
         + _answer_format(action, language, fence)
     )
-    return [{"role": "system", "content": system_turn(language, path, system_prompt)}, {"role": "user", "content": user}]
+    return _turns(system_turn(language, path, system_prompt), user)
 
 
 @dataclass(frozen=True)
@@ -239,5 +245,6 @@ def fit_prompt(
         if tokens <= budget.prompt_tokens:
             return FittedPrompt(ctx, excerpts, messages, tokens, budget)
         if not ctx.text:
-            raise ContextTooLarge(f"the prompt takes {tokens} tokens without any code; the window leaves {budget.prompt_tokens}")
-        code_tokens = max(code_tokens - (tokens - budget.prompt_tokens), 0)  # inside the prompt the code took more tokens
+            leaves = budget.prompt_tokens
+            raise ContextTooLarge(f"the prompt takes {tokens} tokens without any code; the window leaves {leaves}")
+        code_tokens = max(code_tokens - (tokens - budget.prompt_tokens), 0)  # the code cost more inside the prompt

@@ -231,12 +231,17 @@ class CodellamaServer(LanguageServer):
         support = text and text.code_action and text.code_action.resolve_support
         return bool(support and "edit" in support.properties)
 
-    def code_action_item(self, request: ActionRequest, spec, diagnostics: list[lsp.Diagnostic] | None) -> lsp.CodeAction:
-        """An action to resolve later, or a command for editors that cannot resolve."""
+    def code_action_item(self, request: ActionRequest, spec, diagnostics: list[lsp.Diagnostic] | None) -> lsp.CodeAction | lsp.Command:
+        """An action to resolve later; for editors that cannot resolve, one that runs a command;
+        for editors without code action literals, the bare command."""
         data = request.to_data()
-        if self.supports_resolve():
+        text = self.client_capabilities.text_document
+        literals = bool(text and text.code_action and text.code_action.code_action_literal_support)
+        if literals and self.supports_resolve():
             return lsp.CodeAction(title=spec.title, kind=spec.kind, diagnostics=diagnostics, data=data)
         command = lsp.Command(title=spec.title, command="codellama.runAction", arguments=[data])
+        if not literals:
+            return command
         return lsp.CodeAction(title=spec.title, kind=spec.kind, diagnostics=diagnostics, command=command)
 
     async def apply_action(self, request: ActionRequest) -> dict:

@@ -89,3 +89,11 @@ def pos(line: int, character: int) -> lsp.Position:
 
 def rng(a: tuple[int, int], b: tuple[int, int]) -> lsp.Range:
     return lsp.Range(start=pos(*a), end=pos(*b))
+
+
+async def raw_request(client, msg_id: str, method: str, params) -> object:
+    """Send JSON as written and get the JSON answer, bypassing the client's own types."""
+    future = asyncio.get_running_loop().create_future()
+    client.protocol._request_futures[msg_id] = future
+    client.protocol._send_data({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
+    return await future

@@ -211,8 +211,8 @@ def test_a_20000_line_file_counts_only_lines_near_the_cursor():
     text = "".join(f"    value_{i} = compute(value_{i - 1}, {i})\n" for i in range(20_000))
     counter = CountingCounter()
     ctx = surrounding_code(text, (10_000, 10), None, 2000, counter)
-    assert len(counter.texts) < 100  # about 50 lines fit: each counted once, plus the joined check
-    assert max(map(len, counter.texts)) <= 2000
+    assert len(counter.texts) < 100  # about 50 lines fit: each counted once, plus a few joined checks
+    assert max(map(len, counter.texts)) < 2 * 2000  # never the whole file
     assert counter(ctx.text) <= 2000
     assert ctx.prefix.endswith("    value_10000 = compute(value_9999, 10000)\n"[:10])
     assert ctx.suffix.startswith("    value_10000 = compute(value_9999, 10000)\n"[10:])
@@ -247,6 +247,11 @@ def test_excerpts_take_the_start_of_each_file_in_order_while_the_budget_lasts():
         Excerpt("/a.py", "import os\nimport sys\n\nX = 1\n", truncated=False),
         Excerpt("/b.py", numbered(0, 3), truncated=True),  # whole lines within the 60 - 28 left
     ]
+
+
+def test_excerpts_skip_a_file_whose_first_line_does_not_fit():
+    files = [("/bundle.min.js", "x" * 5000 + "\n"), ("/a.py", "import os\n")]
+    assert other_file_excerpts(files, 100, chars, min_tokens=5) == [Excerpt("/a.py", "import os\n", truncated=False)]
 
 
 def test_excerpts_stop_when_less_than_the_minimum_is_left():
@@ -342,6 +347,15 @@ def test_enclosing_block_with_end_keywords_and_tabs():
     assert enclosing_block(ruby, 2) == (1, 4)
     lua = "local function f()\n  return 1\nend\n"
     assert enclosing_block(lua, 1) == (0, 2)
+
+
+def test_enclosing_block_in_go_rust_and_c():
+    go = "package main\n\nfunc (s *Server) Run() error {\n\tif s.ok {\n\t\treturn nil\n\t}\n\treturn errBad\n}\n"
+    assert enclosing_block(go, 4) == (2, 7)
+    rust = "impl Cart {\n    #[inline]\n    pub fn total(&self) -> u32 {\n        self.items.iter().sum()\n    }\n}\n"
+    assert enclosing_block(rust, 3) == (1, 4)  # with its attribute
+    c = "int main(void) {\n    puts(\"hi\");\n    return 0;\n}\n"
+    assert enclosing_block(c, 2) == (0, 3)
 
 
 def test_enclosing_block_of_an_empty_file():

@@ -13,7 +13,7 @@ import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from tests.server.conftest import CAPABILITIES, KNOWN_ANSWER, SERVER, open_document, pos, rng, settings, wait_for_model
+from tests.server.conftest import CAPABILITIES, raw_request, KNOWN_ANSWER, SERVER, open_document, pos, rng, settings, wait_for_model
 
 SOURCE = "def add(a, b):\n    \n"
 URI = "file:///ws/add.py"
@@ -87,14 +87,6 @@ async def test_huge_and_binary_files_get_no_model_call(client: LanguageClient):
 async def test_lone_utf16_surrogates_do_not_break_anything(client: LanguageClient):
     open_document(client, "file:///ws/bad.py", "s = '\ud800'\ndef add(a, b):\n    \n")
     assert await ghost(client, uri="file:///ws/bad.py", line=2, character=4) == [KNOWN_ANSWER]
-
-
-async def raw_request(client: LanguageClient, msg_id: str, method: str, params) -> object:
-    """Send JSON as written, bypassing the client's own type checks."""
-    future = asyncio.get_running_loop().create_future()
-    client.protocol._request_futures[msg_id] = future
-    client.protocol._send_data({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
-    return await future
 
 
 async def test_malformed_params_get_invalid_params(client: LanguageClient):

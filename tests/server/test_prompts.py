@@ -51,7 +51,10 @@ def test_language_for_ids_aliases_and_file_names(language_id, path, expected, li
 
 
 def test_every_common_language_has_comment_syntax_and_a_fence_tag():
-    common = "python javascript typescript typescriptreact javascriptreact rust go c cpp java kotlin csharp ruby php lua shellscript swift scala haskell sql html css yaml toml markdown"
+    common = (
+        "python javascript typescript typescriptreact javascriptreact rust go c cpp java kotlin csharp ruby php lua "
+        "shellscript swift scala haskell sql html css yaml toml markdown"
+    )
     for language_id in common.split():
         language = language_for(language_id)
         assert language.id == language_id and language.fence
@@ -113,7 +116,7 @@ def test_fence_for_outgrows_backtick_runs():
 
 def test_fix_prompt_lists_diagnostics_with_their_lines():
     diagnostics = [
-        Diagnostic(3, "undefined name 'y'", "error", "pyflakes", code="    return x + y"),
+        Diagnostic(3, "undefined name 'y'", "error", "pyflakes", line_text="    return x + y"),
         Diagnostic(2, "missing docstring", "hint"),
     ]
     user = action_messages("fix", SELECTED, PY, "src/f.py", diagnostics)[1]["content"]
@@ -136,7 +139,7 @@ def test_fix_prompt_lists_diagnostics_with_their_lines():
         ("doc", "rust", "", "Document the selected code with /// doc comments for each function"),
         ("doc", "python", "", 'with docstrings ("""...""", PEP 257)'),
         ("tests", "go", "", "Write unit tests for the selected code with the testing package"),
-        ("tests", "python", "", "Reply with only the test code, which goes after the selected code, in one ```python block."),
+        ("tests", "python", "", "Reply with only the test code (it goes after the selected code) in one ```python block."),
         ("refactor", "java", "", "simpler and clearer, keeping its behaviour exactly the same"),
         ("ask", "python", "  use pathlib instead of os.path  ", "Do this with the selected code: use pathlib instead of os.path\n"),
         ("doc", "typescript", "", "in one ```typescript block."),
@@ -238,6 +241,7 @@ def test_fit_prompt_with_the_real_tokenizer_stays_inside_the_window(tokenizer, w
         return action_messages("refactor", ctx, PY, "views.py", excerpts=excerpts)
 
     fitted = fit_prompt(framing, text, (1600, 0), (1602, 0), count_prompt, count_tokens, window, answer, others)
-    assert window - answer - 40 <= count_prompt(fitted.messages) == fitted.prompt_tokens <= window - answer
+    # at most the margin, the notes measured at their longest and part of a line go unused
+    assert window - answer - 80 <= count_prompt(fitted.messages) == fitted.prompt_tokens <= window - answer
     assert fitted.context.selection == "def handler_400(request):\r\n\t# 😀 réponse 400\r\n"
     assert fitted.excerpts and fitted.excerpts[0].truncated
