@@ -43,6 +43,25 @@ def resolve_source(source: str | os.PathLike, revision: str | None = None, progr
     return download(text, revision, progress)
 
 
+def _reporting_bar(progress: Progress | None, where: str):
+    """A tqdm bar (shown on a terminal) that also reports the files fetched so far to `progress`."""
+    from tqdm.auto import tqdm
+
+    if progress is None:
+        return None
+
+    class ReportingBar(tqdm):
+        fetched = 0  # counted here too: a disabled bar (no terminal) counts nothing
+
+        def update(self, n: float | None = 1) -> bool | None:
+            self.fetched += n or 0
+            if self.total:
+                progress(f"Downloading {where}: {int(self.fetched)}/{int(self.total)} files", self.fetched / self.total)
+            return super().update(n)
+
+    return ReportingBar
+
+
 def download(repo_id: str, revision: str | None, progress: Progress | None = None) -> Path:
     """Fetch (or reuse from the cache) the hub snapshot; resumable, honours HF_HUB_OFFLINE."""
     from huggingface_hub import errors, snapshot_download
@@ -52,7 +71,7 @@ def download(repo_id: str, revision: str | None, progress: Progress | None = Non
         progress(f"Downloading {where}", None)
     log.info("downloading %s (patterns %s)", where, HUB_PATTERNS)
     try:
-        folder = snapshot_download(repo_id, revision=revision, allow_patterns=HUB_PATTERNS)
+        folder = snapshot_download(repo_id, revision=revision, allow_patterns=HUB_PATTERNS, tqdm_class=_reporting_bar(progress, where))
     except errors.RepositoryNotFoundError:
         raise CheckpointError("repository not found on the hub (or it is private: run `hf auth login`)", where) from None
     except errors.RevisionNotFoundError:
