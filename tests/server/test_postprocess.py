@@ -102,6 +102,21 @@ def test_inline_removes_the_repeated_start_of_the_current_line():
     assert clean_inline("```python\nreturn 3.14159 * r * r\n```", prefix, "\n") == "urn 3.14159 * r * r"
 
 
+def test_inline_from_a_whole_function_echo_keeps_only_the_missing_line():
+    answer = (
+        "Here you go:\n```python\ndef f(xs):\n    total = 0\n    for x in xs:\n        total += x\n"
+        "    return total\n```"
+    )
+    prefix = "def f(xs):\n    total = 0\n    for x in xs:\n        "
+    assert clean_inline(answer, prefix, "\n    return total\n") == "total += x"
+
+
+def test_inline_removes_an_echoed_line_start_that_ends_in_an_operator():
+    answer = "```rust\nlet total: u32 = items.iter().map(|i| i.price).sum();\n```"
+    prefix = "fn total(items: &[Item]) -> u32 {\n    let total: u32 = "
+    assert clean_inline(answer, prefix, "\n    total\n}\n") == "items.iter().map(|i| i.price).sum();"
+
+
 def test_inline_removes_a_restarted_word():
     text = clean_inline("```python\ncompute_sum(values)\n```", "    total = compute_su", "\n")
     assert text == "m(values)"
