@@ -10,7 +10,13 @@ import torch
 from torch import nn
 
 from .checkpoint import Checkpoint
-from .config import ModelArgs, QuantConfig, parse_model_args, parse_quant_config, read_json
+from .config import (
+    ModelArgs,
+    QuantConfig,
+    parse_model_args,
+    parse_quant_config,
+    read_json,
+)
 from .engine import Model
 from .errors import CheckpointError, EngineError
 from .hub import Progress, resolve_source

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from codellama_lsp.engine import Model
 from lsprotocol import types as lsp
 
-from codellama_lsp.engine import Model
-
-from .context import enclosing_block
-from .document import split_lines
+from .blocks import enclosing_block
+from .comments import comment_block
+from .document import newline_of, split_lines
 from .edits import insert_at, replace_range
 from .generation import answer, build_prompt
 from .languages import language_for
 from .options import Options
-from .postprocess import clean_replacement, comment_block, extract_code
+from .postprocess import clean_replacement, extract_code
 from .prompts import Diagnostic, action_messages
 from .snapshot import Snapshot
 
@@ -96,7 +96,7 @@ async def run_action(
     start, end = (target.start.line, 0), (target.end.line, target.end.character)
     ctx, messages = build_prompt(model, doc.text, start, end, framing, options.contextTokens, gen.maxNewTokens, others)
     reply = await answer(model, messages, gen.sampling(), until_code_block=action != "explain")
-    newline = "\r\n" if "\r\n" in ctx.selection else "\n"
+    newline = newline_of(ctx.selection if any(c in ctx.selection for c in "\r\n") else doc.text)
 
     if action == "explain":
         text = reply.strip()
@@ -106,13 +106,13 @@ async def run_action(
         block = comment_block(text, language, indent, newline=newline)
         return ActionResult(insert_at(doc.uri, doc.version, target.start, block), text)
     if action == "tests":
-        code = extract_code(reply)
+        code = extract_code(reply, language.tags)
         if not code or not code.strip():
             raise ActionFailed("The model's answer held no test code; nothing was changed.")
         tests = newline + code.strip("\n").replace("\n", newline) + newline
         lead = "" if ctx.selection.endswith(("\n", "\r")) else newline
         return ActionResult(insert_at(doc.uri, doc.version, target.end, lead + tests), code)
-    new_text = clean_replacement(reply, ctx.selection)
+    new_text = clean_replacement(reply, ctx.selection, language, newline)
     if new_text is None:
         raise ActionFailed("The model's answer held no code; nothing was changed.")
     if new_text == ctx.selection:

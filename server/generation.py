@@ -1,19 +1,15 @@
-"""Running chat prompts through the model for the server: token budgets and early stopping."""
+"""Running chat prompts through the model for the server: fitted prompts and early stopping."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Callable
 
 from codellama_lsp.engine import Model, SamplingParams
 
-from .context import CodeContext, CountTokens, Excerpt, other_file_excerpts, surrounding_code
+from .context import CodeContext, CountTokens, Position
+from .prompts import Framing, fit_prompt
 
 CLOSED_BLOCK = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n`]*\n(?:.*\n)*?[ \t]*\1[ \t]*$", re.MULTILINE)
-EXCERPT_OVERHEAD = 24  # tokens of framing text around each other-file excerpt
-EMPTY_CONTEXT = CodeContext("", "", "", 0, 0, False, False)
-Framing = Callable[[CodeContext, list[Excerpt]], list[dict]]  # (code context, excerpts) -> chat messages
 
 
 def token_counter(model: Model) -> CountTokens:
@@ -21,51 +17,24 @@ def token_counter(model: Model) -> CountTokens:
     return lambda text: len(encode(text, add_special_tokens=False)) if text else 0
 
 
-@dataclass(frozen=True)
-class Budget:
-    """Tokens for the file's code and for other files' excerpts in one prompt."""
-
-    code: int
-    excerpts: list[Excerpt]
-
-
-def plan_budget(
-    model: Model,
-    window: int,
-    answer_tokens: int,
-    framing: Framing,
-    other_files: list[tuple[str, str]],
-) -> Budget:
-    """Split `window` into the answer, the prompt's fixed text, excerpts of other files, and the code."""
-    count = token_counter(model)
-    overhead = len(model.encode_chat(framing(EMPTY_CONTEXT, [])))
-    left = window - answer_tokens - overhead
-    excerpts = other_file_excerpts(other_files, left // 4, count) if other_files else []
-    left -= sum(count(e.text) + EXCERPT_OVERHEAD for e in excerpts)
-    return Budget(code=max(left, 0), excerpts=excerpts)
-
-
 def build_prompt(
     model: Model,
     text: str,
-    start: tuple[int, int],
-    end: tuple[int, int] | None,
+    start: Position,
+    end: Position | None,
     framing: Framing,
     window: int,
     answer_tokens: int,
     other_files: list[tuple[str, str]],
 ) -> tuple[CodeContext, list[dict]]:
-    """The code context and chat messages for a range, within `window` minus the answer."""
-    budget = plan_budget(model, window, answer_tokens, framing, other_files)
-    count, code_budget = token_counter(model), budget.code
-    for _ in range(3):  # line-by-line counts differ a little from the whole prompt's: shrink until it fits
-        ctx = surrounding_code(text, start, end, code_budget, count)
-        messages = framing(ctx, budget.excerpts)
-        over = len(model.encode_chat(messages)) - (window - answer_tokens)
-        if over <= 0:
-            break
-        code_budget = max(code_budget - over - 8, 0)
-    return ctx, messages
+    """The code context and chat messages for a range, measured with the model's own tokenizer."""
+    fitted = fit_prompt(
+        framing, text, start, end,
+        count_prompt=lambda messages: len(model.encode_chat(messages)),
+        count_tokens=token_counter(model),
+        window=window, answer_tokens=answer_tokens, other_files=other_files,
+    )  # fmt: skip
+    return fitted.context, fitted.messages
 
 
 async def answer(model: Model, messages: list[dict], params: SamplingParams, until_code_block: bool) -> str:

@@ -5,7 +5,7 @@ A bad value is reported once and replaced by its default; the rest still apply.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from codellama_lsp.engine import SamplingParams

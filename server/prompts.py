@@ -10,7 +10,15 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from .context import CodeContext, ContextTooLarge, CountTokens, Excerpt, Position, other_file_excerpts, surrounding_code
+from .context import (
+    CodeContext,
+    ContextTooLarge,
+    CountTokens,
+    Excerpt,
+    Position,
+    other_file_excerpts,
+    surrounding_code,
+)
 from .languages import Language, language_for
 
 CURSOR = "<CURSOR>"

@@ -9,11 +9,14 @@ import re
 from collections import OrderedDict
 
 import torch
-from lsprotocol import types as lsp
-from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams
-from pygls.lsp.server import LanguageServer
-
 from codellama_lsp.engine import Model, load_model
+from lsprotocol import types as lsp
+from pygls.exceptions import (
+    JsonRpcContentModified,
+    JsonRpcException,
+    JsonRpcInvalidParams,
+)
+from pygls.lsp.server import LanguageServer
 
 from .action_request import ActionRequest
 from .actions import ACTIONS, ActionFailed, ActionResult, run_action

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from codellama_lsp.engine import QuantConfig
 from codellama_lsp.engine.demo import tokenizer_files
 from codellama_lsp.engine.synthetic import SyntheticSpec, write_checkpoint

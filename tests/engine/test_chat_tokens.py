@@ -5,10 +5,10 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from transformers import AutoTokenizer
-
 from codellama_lsp.engine import QuantConfig, TokenizerMissingError, load_model
 from codellama_lsp.engine.tokenizer import codellama_70b_chat_template
+from transformers import AutoTokenizer
+
 from tests.conftest import CHAT_SPEC, TOKENIZER_DIR
 from tests.fixtures.card_dialog import CARD_CHAT, CARD_PROMPT, CARD_REFERENCE_TOKENS
 

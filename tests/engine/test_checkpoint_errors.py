@@ -7,10 +7,9 @@ import shutil
 
 import pytest
 import torch
-from safetensors.torch import load_file, save_file
-
 from codellama_lsp.engine import CheckpointError, EngineError, QuantConfig, load_model
 from codellama_lsp.engine.synthetic import SyntheticSpec
+from safetensors.torch import load_file, save_file
 
 SPEC = SyntheticSpec(vocab_size=256, dim=64, n_layers=1, n_heads=2, n_kv_heads=1, intermediate_size=128)
 QUANT = QuantConfig(4, 32, True, True, "gptq")

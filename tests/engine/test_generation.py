@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from codellama_lsp.engine import SamplingParams
 from codellama_lsp.engine.text_stream import TextStream
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import huggingface_hub
 import pytest
-from huggingface_hub import errors
-
 from codellama_lsp.engine import CheckpointError
 from codellama_lsp.engine.hub import HUB_PATTERNS, resolve_source
+from huggingface_hub import errors
 
 
 def test_download_reports_files_fetched_and_only_asks_for_safe_files(monkeypatch, tmp_path):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from codellama_lsp.engine.packing import pack, shift_zeros, unpack
 
 

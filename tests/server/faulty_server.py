@@ -10,7 +10,6 @@ import sys
 import time
 
 import torch
-
 from codellama_lsp.engine import engine, load_model
 from codellama_lsp.server.handlers import build_server
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
+from codellama_lsp.server.blocks import enclosing_block
 from codellama_lsp.server.context import (
     CodeContext,
     ContextTooLarge,
     Excerpt,
-    enclosing_block,
     other_file_excerpts,
     surrounding_code,
 )
@@ -22,6 +21,7 @@ from codellama_lsp.server.document import (
     utf16_length,
     utf16_to_index,
 )
+
 from tests.conftest import TOKENIZER_DIR
 
 

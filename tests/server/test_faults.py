@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
@@ -13,7 +12,17 @@ import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from tests.server.conftest import CAPABILITIES, raw_request, KNOWN_ANSWER, SERVER, open_document, pos, rng, settings, wait_for_model
+from tests.server.conftest import (
+    CAPABILITIES,
+    KNOWN_ANSWER,
+    SERVER,
+    open_document,
+    pos,
+    raw_request,
+    rng,
+    settings,
+    wait_for_model,
+)
 
 SOURCE = "def add(a, b):\n    \n"
 URI = "file:///ws/add.py"

@@ -10,7 +10,18 @@ from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from tests.fixtures.known_answer import write_known_answer_checkpoint
-from tests.server.conftest import CAPABILITIES, FAULTY_SERVER, KNOWN_ANSWER, SERVER, open_document, pos, progress_values, settings, wait_for_model, wait_until
+from tests.server.conftest import (
+    CAPABILITIES,
+    FAULTY_SERVER,
+    KNOWN_ANSWER,
+    SERVER,
+    open_document,
+    pos,
+    progress_values,
+    settings,
+    wait_for_model,
+    wait_until,
+)
 
 SOURCE = "def add(a, b):\n    \n"
 URI = "file:///ws/add.py"

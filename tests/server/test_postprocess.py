@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import pytest
-
+from codellama_lsp.server.comments import comment_block
 from codellama_lsp.server.languages import language_for
 from codellama_lsp.server.postprocess import (
     CodeBlock,
     clean_inline,
     clean_replacement,
     code_blocks,
-    comment_block,
     extract_code,
     looks_like_prose,
 )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from codellama_lsp.server.context import CodeContext, ContextTooLarge, Excerpt
 from codellama_lsp.server.languages import KNOWN, language_for
 from codellama_lsp.server.prompts import (
@@ -18,6 +17,7 @@ from codellama_lsp.server.prompts import (
     measure_budget,
     system_turn,
 )
+
 from tests.conftest import TOKENIZER_DIR
 
 PY = language_for("python")

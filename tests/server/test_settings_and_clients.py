@@ -9,7 +9,17 @@ import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from tests.server.conftest import CAPABILITIES, KNOWN_ANSWER, SERVER, open_document, pos, progress_values, raw_request, settings, wait_for_model
+from tests.server.conftest import (
+    CAPABILITIES,
+    KNOWN_ANSWER,
+    SERVER,
+    open_document,
+    pos,
+    progress_values,
+    raw_request,
+    settings,
+    wait_for_model,
+)
 
 SOURCE = "def add(a, b):\n    \n"
 URI = "file:///ws/add.py"
