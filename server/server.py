@@ -112,11 +112,13 @@ class CodellamaServer(LanguageServer):
         return model
 
     # --- documents -------------------------------------------------------------------
-    def snapshot(self, uri: str) -> Snapshot:
+    def snapshot(self, uri: str, touch: bool = True) -> Snapshot:
+        """The document as it is now; a request that uses it makes it the most recently used."""
         if uri not in self.workspace.text_documents:
             raise JsonRpcInvalidParams(f"Unknown document {uri}: open it first (textDocument/didOpen)")
         doc = self.workspace.get_text_document(uri)
-        self.touch(uri)
+        if touch:
+            self.touch(uri)
         text = LONE_SURROGATE.sub("\ufffd", doc.source)  # one UTF-16 unit each way: positions stay valid
         return Snapshot(uri=uri, text=text, version=doc.version, language_id=doc.language_id)
 
@@ -134,11 +136,14 @@ class CodellamaServer(LanguageServer):
         """Other open documents, most recently used first."""
         files = []
         for other in reversed(self.recent):
-            if other != uri and other in self.workspace.text_documents:
-                doc = self.workspace.get_text_document(other)
-                snap = Snapshot(other, doc.source, doc.version, doc.language_id)
-                if "\x00" not in doc.source:
-                    files.append((snap.path, doc.source))
+            if other == uri or other not in self.workspace.text_documents:
+                continue
+            doc = self.snapshot(other, touch=False)
+            try:
+                doc.check_usable()
+            except UnusableDocument:
+                continue  # binary or huge: not worth the prompt
+            files.append((doc.path, doc.text))
         return files
 
     def line_before(self, uri: str, position: lsp.Position) -> str:
