@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from codellama_lsp.engine import Model
 from lsprotocol import types as lsp
 
 from .blocks import enclosing_block
 from .comments import comment_block
-from .document import newline_of, split_lines
+from .document import line_body, newline_of, split_lines
 from .edits import insert_at, replace_range
 from .generation import answer, build_prompt
 from .languages import language_for
@@ -88,6 +88,8 @@ async def run_action(
     """Generate the action's answer and the edit that applies it to `doc` as it was."""
     doc.check_usable()
     language = language_for(doc.language_id, doc.path)
+    lines = split_lines(doc.text)
+    diagnostics = [replace(d, line_text=line_body(lines[d.line])) if 0 <= d.line < len(lines) else d for d in diagnostics]
     first, last = target_lines(doc, range_)
     target = line_range(doc, first, last)
     gen = options.actions
