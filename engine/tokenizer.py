@@ -33,7 +33,28 @@ def load_tokenizer(folder: Path):
         raise CheckpointError(f"cannot load the tokenizer ({type(e).__name__}: {e})", str(folder)) from None
     if not getattr(tokenizer, "chat_template", None):
         tokenizer.chat_template = codellama_70b_chat_template()
+    restore_sentencepiece_prefix(tokenizer)
     return tokenizer
+
+
+def restore_sentencepiece_prefix(tokenizer) -> None:
+    """CodeLlama-70B saw a "▁" before every stretch of text, also right after `<s>` and `<step>`.
+
+    transformers 5 rebuilds a Llama tokenizer declared `legacy: false` with
+    `Metaspace(prepend_scheme="first")`, which drops that "▁" after special tokens
+    (`<s>Source` -> 4435 instead of the model card's 7562). For tokenizers of this model
+    (those with `<step>`), put back the SentencePiece behaviour: a normalizer per text stretch.
+    """
+    from tokenizers import normalizers, pre_tokenizers
+
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None or "<step>" not in tokenizer.get_vocab():
+        return
+    pre = backend.pre_tokenizer
+    if isinstance(pre, pre_tokenizers.Metaspace) and pre.prepend_scheme != "always":
+        log.info("restoring SentencePiece's dummy prefix after special tokens")
+        backend.normalizer = normalizers.Sequence([normalizers.Prepend("\u2581"), normalizers.Replace(" ", "\u2581")])
+        backend.pre_tokenizer = None
 
 
 def is_messages(prompt: Any) -> bool:

@@ -87,3 +87,18 @@ def test_text_needs_a_tokenizer(checkpoint_factory):
 def test_leading_space_is_its_own_token_as_in_sentencepiece(tokenizer):
     assert tokenizer.encode(" lead", add_special_tokens=False) == [29871, 3275]
     assert tokenizer.decode(tokenizer.encode("  two spaces", add_special_tokens=False)) == "  two spaces"
+
+
+def test_a_rebuilt_llama_tokenizer_still_gives_the_reference(checkpoint_factory, tmp_path):
+    """transformers rebuilds `LlamaTokenizer` with legacy=false so that "Source" after <s> loses its "▁"."""
+    import json
+
+    folder, _ = checkpoint_factory(CHAT_SPEC, QuantConfig(4, 32, True, True, "gptq"), seed=3, tokenizer=True)
+    shutil.copytree(folder, tmp_path / "m")
+    config_path = tmp_path / "m" / "tokenizer_config.json"
+    config_path.write_text(json.dumps(json.loads(config_path.read_text()) | {"tokenizer_class": "LlamaTokenizer", "legacy": False}))
+    rebuilt = AutoTokenizer.from_pretrained(str(tmp_path / "m"))
+    assert rebuilt.encode("<s>Source", add_special_tokens=False) == [1, 4435]  # the problem, as transformers loads it
+    model = load_model(tmp_path / "m")
+    assert model.encode_chat(CARD_CHAT) == CARD_REFERENCE_TOKENS
+    assert model.tokenizer("Hello world").input_ids == [1, 15043, 3186]
