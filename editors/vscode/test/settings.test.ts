@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { needsRestart, serverSettings, settingsPayload } from "../src/settings";
+
+/** A reader over dotted keys, as `workspace.getConfiguration("codellama").get` reads them. */
+function reader(values: Record<string, unknown>): (key: string) => unknown {
+  return (key) => values[key];
+}
+
+const DEFAULTS = {
+  model: "TheBloke/CodeLlama-70B-Instruct-GPTQ",
+  revision: null,
+  device: "auto",
+  contextTokens: 4096,
+  systemPrompt: null,
+  enabledLanguages: ["*"],
+  otherFiles: 3,
+  "inline.maxNewTokens": 128,
+  "inline.temperature": 0.2,
+  "inline.topP": 0.9,
+  "inline.topK": 0,
+  "inline.repetitionPenalty": 1.0,
+  "actions.maxNewTokens": 400,
+  "actions.temperature": 0.7,
+  "actions.topP": 0.95,
+  "actions.topK": 40,
+  "actions.repetitionPenalty": 1.1,
+  serverCommand: [],
+};
+
+describe("serverSettings", () => {
+  it("maps the contributed defaults to the server's section, nested, without serverCommand", () => {
+    assert.deepEqual(serverSettings(reader(DEFAULTS)), {
+      model: "TheBloke/CodeLlama-70B-Instruct-GPTQ",
+      revision: null,
+      device: "auto",
+      contextTokens: 4096,
+      systemPrompt: null,
+      enabledLanguages: ["*"],
+      otherFiles: 3,
+      inline: { maxNewTokens: 128, temperature: 0.2, topP: 0.9, topK: 0, repetitionPenalty: 1.0 },
+      actions: { maxNewTokens: 400, temperature: 0.7, topP: 0.95, topK: 40, repetitionPenalty: 1.1 },
+    });
+  });
+
+  it("wraps the section under its name for initializationOptions and didChangeConfiguration", () => {
+    const payload = settingsPayload(reader({ model: "demo", revision: "gptq-3bit-32g-actorder_True" }));
+    assert.deepEqual(payload, { codellama: { model: "demo", revision: "gptq-3bit-32g-actorder_True", systemPrompt: null } });
+  });
+
+  it("treats empty and blank strings as unset rather than sending values the server refuses", () => {
+    const settings = serverSettings(reader({ model: "  ", revision: "", device: "", systemPrompt: " \n" }));
+    assert.deepEqual(settings, { revision: null, systemPrompt: null });
+  });
+
+  it("trims text and language ids, dropping empty ids", () => {
+    const settings = serverSettings(reader({ model: " demo ", revision: " main ", enabledLanguages: [" python", "", "rust "] }));
+    assert.equal(settings.model, "demo");
+    assert.equal(settings.revision, "main");
+    assert.deepEqual(settings.enabledLanguages, ["python", "rust"]);
+  });
+
+  it("leaves out values of the wrong type so the server's defaults apply", () => {
+    const settings = serverSettings(
+      reader({ contextTokens: "4096", otherFiles: Number.NaN, enabledLanguages: ["python", 3], "inline.topP": "0.9", "actions.topK": 50 }),
+    );
+    assert.deepEqual(settings, { revision: null, systemPrompt: null, actions: { topK: 50 } });
+  });
+
+  it("sends a partial sampling group with only the keys that are set", () => {
+    const settings = serverSettings(reader({ "inline.temperature": 0, "inline.maxNewTokens": 64 }));
+    assert.deepEqual(settings.inline, { maxNewTokens: 64, temperature: 0 });
+    assert.equal(settings.actions, undefined);
+  });
+});
+
+describe("needsRestart", () => {
+  it("restarts for serverCommand and only for it", () => {
+    assert.equal(needsRestart((key) => key === "codellama.serverCommand"), true);
+    assert.equal(needsRestart((key) => key === "codellama.model"), false);
+    assert.equal(needsRestart(() => false), false);
+  });
+});
