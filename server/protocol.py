@@ -1,4 +1,4 @@
-"""The LSP protocol with two fixes: malformed requests get an answer, and commands can be cancelled."""
+"""The LSP protocol with three fixes: UTF-16 positions, an answer to malformed requests, cancellable commands."""
 
 from __future__ import annotations
 
@@ -19,6 +19,14 @@ class _Answered:
 
 
 class CodellamaProtocol(LanguageServerProtocol):
+    @lsp_method(lsp.INITIALIZE)
+    def lsp_initialize(self, params: lsp.InitializeParams):
+        """Positions are UTF-16 throughout the server, so never agree to another encoding."""
+        general = params.capabilities.general
+        if general is not None and general.position_encodings:
+            general.position_encodings = [lsp.PositionEncodingKind.Utf16]
+        return (yield from super().lsp_initialize(params))
+
     def structure_message(self, data: dict[str, Any]):
         try:
             return super().structure_message(data)

@@ -140,6 +140,27 @@ async def test_cancel_storm(client: LanguageClient):
     assert await ghost(client) == [KNOWN_ANSWER]
 
 
+def test_positions_stay_utf16_when_the_editor_offers_utf8_first():
+    import json
+
+    server = subprocess.Popen(SERVER, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        capabilities = {"general": {"positionEncodings": ["utf-8", "utf-16"]}}
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": None, "capabilities": capabilities}})
+        server.stdin.write(f"Content-Length: {len(body)}\r\n\r\n{body}".encode())
+        server.stdin.flush()
+        headers = {}
+        while (line := server.stdout.readline().strip()):
+            name, _, value = line.partition(b":")
+            headers[name.lower()] = value.strip()
+        length = int(headers[b"content-length"])
+        answer = json.loads(server.stdout.read(length))
+        assert answer["result"]["capabilities"]["positionEncoding"] == "utf-16"
+    finally:
+        server.kill()
+        server.wait()
+
+
 def test_server_exits_when_the_editor_process_dies(known_model, tmp_path):
     editor = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     server = subprocess.Popen(SERVER, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
