@@ -1,0 +1,75 @@
+--- Defaults, validation and the `vim.lsp.config` table for the codellama server.
+local M = {}
+
+M.defaults = {
+  cmd = { "codellama-lsp" },
+  --- The server's `codellama` settings (model, revision, device, contextTokens, inline, actions…).
+  settings = {},
+  --- Filetypes to attach to; nil attaches to every filetype.
+  filetypes = nil,
+  root_markers = { ".git" },
+  --- Ghost text (Neovim 0.12) or completion items (Neovim 0.11) in attached buffers.
+  inline = true,
+  --- Insert-mode keys; false disables one.
+  keymaps = {
+    accept = "<Tab>",
+    next = "<M-]>",
+    prev = "<M-[>",
+    dismiss = "<C-]>",
+  },
+}
+
+local function key_or_false(v)
+  return v == false or type(v) == "string"
+end
+
+--- Validates user options and merges them over the defaults.
+---@param opts table|nil
+---@return table
+function M.resolve(opts)
+  vim.validate("opts", opts, "table", true)
+  opts = opts or {}
+  vim.validate("opts.cmd", opts.cmd, { "table", "function" }, true)
+  vim.validate("opts.settings", opts.settings, "table", true)
+  vim.validate("opts.filetypes", opts.filetypes, "table", true)
+  vim.validate("opts.root_markers", opts.root_markers, "table", true)
+  vim.validate("opts.inline", opts.inline, "boolean", true)
+  vim.validate("opts.keymaps", opts.keymaps, { "table", "boolean" }, true)
+  if type(opts.keymaps) == "table" then
+    for _, name in ipairs({ "accept", "next", "prev", "dismiss" }) do
+      vim.validate("opts.keymaps." .. name, opts.keymaps[name], key_or_false, true, "a key string or false")
+    end
+  end
+  local resolved = vim.tbl_deep_extend("force", vim.deepcopy(M.defaults), opts)
+  if opts.keymaps == false then
+    resolved.keymaps = { accept = false, next = false, prev = false, dismiss = false }
+  end
+  if opts.cmd then
+    resolved.cmd = opts.cmd -- a list replaces the default, never merges into it
+  end
+  return resolved
+end
+
+--- The settings table as the server wants it: a JSON object, never an empty array.
+---@param settings table
+local function object(settings)
+  return next(settings) and settings or vim.empty_dict()
+end
+
+--- The table for `vim.lsp.config("codellama", ...)`.
+---@param opts table resolved options
+---@return vim.lsp.Config
+function M.lsp_config(opts)
+  return {
+    cmd = opts.cmd,
+    filetypes = opts.filetypes,
+    root_markers = opts.root_markers,
+    init_options = object(opts.settings),
+    settings = { codellama = object(opts.settings) },
+    -- The server counts columns in UTF-16 code units (the LSP default); offering only that
+    -- keeps it from choosing UTF-8, which Neovim would otherwise offer first.
+    capabilities = { general = { positionEncodings = { "utf-16" } } },
+  }
+end
+
+return M

