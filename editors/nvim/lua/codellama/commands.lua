@@ -33,27 +33,41 @@ local function report_error(what, err)
   vim.notify(("Code Llama: %s failed: %s"):format(what, err.message or vim.inspect(err)), vim.log.levels.ERROR)
 end
 
+--- Runs a server command on the lines of the current buffer; `on_result` sees a successful answer.
+---@param title string
+---@param command string
+---@param extra table fields added to the command's argument
+---@param line1? integer
+---@param line2? integer
+---@param on_result? fun(result: table|nil)
+---@param on_done? fun(err: table|nil, result: table|nil)
+local function run(title, command, extra, line1, line2, on_result, on_done)
+  local bufnr = vim.api.nvim_get_current_buf()
+  local client = client_for(bufnr)
+  if not client then
+    return
+  end
+  local argument = vim.tbl_extend("force", M.argument(bufnr, line1, line2, client.offset_encoding), extra)
+  local spec = { title = "Code Llama: " .. title, command = command, arguments = { argument } }
+  client:exec_cmd(spec, { bufnr = bufnr }, function(err, result)
+    if err then
+      report_error(title, err)
+    elseif on_result then
+      on_result(result)
+    end
+    if on_done then
+      on_done(err, result)
+    end
+  end)
+end
+
 --- Rewrites the lines as instructed; the server applies the edit (`workspace/applyEdit`).
 ---@param instruction string
 ---@param line1? integer
 ---@param line2? integer
 ---@param on_done? fun(err: table|nil, result: table|nil)
 function M.ask(instruction, line1, line2, on_done)
-  local bufnr = vim.api.nvim_get_current_buf()
-  local client = client_for(bufnr)
-  if not client then
-    return
-  end
-  local argument = M.argument(bufnr, line1, line2, client.offset_encoding)
-  argument.instruction = instruction
-  client:exec_cmd({ title = "Code Llama: Ask", command = "codellama.ask", arguments = { argument } }, { bufnr = bufnr }, function(err, result)
-    if err then
-      report_error("Ask", err)
-    end
-    if on_done then
-      on_done(err, result)
-    end
-  end)
+  run("Ask", "codellama.ask", { instruction = instruction }, line1, line2, nil, on_done)
 end
 
 --- Shows the explanation in a floating window next to the cursor.
@@ -74,23 +88,11 @@ end
 ---@param line2? integer
 ---@param on_done? fun(err: table|nil, result: table|nil)
 function M.explain(line1, line2, on_done)
-  local bufnr = vim.api.nvim_get_current_buf()
-  local client = client_for(bufnr)
-  if not client then
-    return
-  end
-  local argument = M.argument(bufnr, line1, line2, client.offset_encoding)
-  local command = { title = "Code Llama: Explain", command = "codellama.explain", arguments = { argument } }
-  client:exec_cmd(command, { bufnr = bufnr }, function(err, result)
-    if err then
-      report_error("Explain", err)
-    elseif result and result.text then
+  run("Explain", "codellama.explain", {}, line1, line2, function(result)
+    if result and result.text then
       M.show_explanation(result.text)
     end
-    if on_done then
-      on_done(err, result)
-    end
-  end)
+  end, on_done)
 end
 
 --- Lines for `:CodellamaStatus`.
