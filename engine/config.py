@@ -69,6 +69,24 @@ class QuantConfig:
         return 1 if self.group_size <= 0 else math.ceil(in_features / self.group_size)
 
 
+@dataclass(frozen=True)
+class ServingConfig:
+    """How the engine batches requests and how much memory its KV cache may take."""
+
+    kv_cache_bytes: int = 0  # 0: a share of free memory (kv_cache_fraction on a GPU, an eighth of RAM on a CPU)
+    kv_cache_fraction: float = 0.8  # of the GPU memory free after the weights load
+    block_size: int = 16  # tokens per KV block: the prefix cache's granularity
+    max_batch: int = 16  # sequences decoded together
+    step_tokens: int = 512  # tokens per step: the prompt chunk a waiting ghost-text request can be held behind
+    max_waiting: int = 64  # queued requests past which new ones are refused as busy
+
+    def __post_init__(self) -> None:
+        if self.kv_cache_bytes < 0 or not 0 < self.kv_cache_fraction <= 1:
+            raise ValueError("kv_cache_bytes must be >= 0 and kv_cache_fraction in (0, 1]")
+        if self.block_size < 1 or self.max_batch < 1 or self.step_tokens <= self.max_batch or self.max_waiting < 1:
+            raise ValueError("block_size, max_batch and max_waiting must be positive and step_tokens > max_batch")
+
+
 def read_json(path: Path) -> dict[str, Any]:
     try:
         with open(path, encoding="utf-8") as f:

@@ -1,40 +1,71 @@
-"""The public model object: logits, generate and stream over a loaded checkpoint."""
+"""The public model object: logits, generate and stream over a loaded checkpoint.
+
+Generation goes through the serving loop: concurrent requests are decoded in one batch,
+prompts that start like an earlier one reuse its cached KV blocks, and ghost text
+(priority "inline") goes ahead of code actions.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import AsyncIterator, Iterator, Sequence
+import queue
+from dataclasses import replace
+from typing import AsyncIterator, Callable, Iterator, Sequence as Seq
 
 import torch
 
-from .config import ModelArgs
-from .kv_cache import KVCache
+from .block_manager import BlockManager
+from .config import ModelArgs, ServingConfig
+from .kv_cache import PagedKVCache, kv_cache_blocks
 from .model import Transformer
-from .sampler import SamplingParams, make_generator, sample
+from .model_runner import ModelRunner
+from .sampler import SamplingParams, make_generator
+from .scheduler import Scheduler
+from .sequence import Finish, Priority, Sequence
+from .step_loop import StepLoop
 from .text_stream import TextStream
 from .tokenizer import Messages, encode_chat, encode_prompt, require
 
-Prompt = str | Sequence[int] | Messages
-_DONE = object()
+Prompt = str | Seq[int] | Messages
 
 
 class Model:
     """A loaded Llama/GPTQ checkpoint. Use `load_model` to make one."""
 
-    def __init__(self, transformer: Transformer, tokenizer, eos_token_ids: set[int], device: torch.device, dtype: torch.dtype, source: str):
+    def __init__(
+        self,
+        transformer: Transformer,
+        tokenizer,
+        eos_token_ids: set[int],
+        device: torch.device,
+        dtype: torch.dtype,
+        source: str,
+        serving: ServingConfig = ServingConfig(),
+        available_memory: int | None = None,  # bytes free for the KV cache; measured when None
+    ):
         self.transformer = transformer
         self.tokenizer = tokenizer
         self.eos_token_ids = eos_token_ids
-        self.device, self.dtype, self.source = device, dtype, source
-        self._forward_lock = threading.Lock()  # one forward at a time; concurrent streams interleave by step
-        self._workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="codellama-engine")
-        self.active_requests = 0  # generations holding a KV cache right now
+        self.device, self.dtype, self.source, self.serving = device, dtype, source, serving
+        if available_memory is None:
+            from .loader import available_memory as measure
+
+            available_memory = measure(device)
+        num_blocks = kv_cache_blocks(self.args, dtype, device, serving, available_memory)
+        self.kv_cache = PagedKVCache(self.args, num_blocks, serving.block_size, device, dtype)
+        self.blocks = BlockManager(num_blocks, serving.block_size)
+        self.scheduler = Scheduler(self.blocks, serving.max_batch, serving.step_tokens, serving.max_waiting)
+        self.runner = ModelRunner(transformer, self.kv_cache, device)
+        self.loop = StepLoop(self.scheduler, self.runner)
 
     @property
     def args(self) -> ModelArgs:
         return self.transformer.args
+
+    @property
+    def active_requests(self) -> int:
+        """Requests waiting or running in the engine now."""
+        return len(self.scheduler.waiting) + len(self.scheduler.running)
 
     def __repr__(self) -> str:
         a = self.args
@@ -51,51 +82,80 @@ class Model:
             raise ValueError(f"token ids must be in [0, {self.args.vocab_size})")
         return ids
 
-    def _forward(self, ids: Sequence[int] | torch.Tensor, cache: KVCache | None) -> torch.Tensor:
-        tokens = torch.as_tensor(ids, dtype=torch.long, device=self.device).view(1, -1)
-        with self._forward_lock, torch.inference_mode():
-            return self.transformer(tokens, cache)[0]  # [T, vocab]
-
-    def logits(self, ids: Sequence[int]) -> torch.Tensor:
+    def logits(self, ids: Seq[int]) -> torch.Tensor:
         """Full forward without a cache: [len(ids), vocab] float32 on the CPU."""
-        return self._forward(self.encode(list(ids)), None).cpu()
+        tokens = torch.as_tensor(self.encode(list(ids)), dtype=torch.long, device=self.device)
+        with self.loop.forward_lock, torch.inference_mode():
+            return self.transformer(tokens).cpu()
 
-    def generate_ids(self, prompt: Prompt, params: SamplingParams = SamplingParams()) -> list[int]:
-        """The generated token ids (without the prompt or EOS); stop strings are not applied."""
-        return list(self._tokens(self.encode(prompt), params))
-
-    def _tokens(self, ids: list[int], params: SamplingParams) -> Iterator[int]:
-        """Decode with a KV cache, one token per iteration; closing the iterator frees the cache."""
-        budget = min(params.max_new_tokens, self.args.max_seq_len - len(ids))
-        if budget < 0:
+    def submit(self, prompt: Prompt, params: SamplingParams, priority: Priority | str, emit: Callable[[object], None]) -> Sequence:
+        """Queue a request; `emit` gets each token id (from the engine's thread), then a `Finish` or an exception."""
+        ids = self.encode(prompt)
+        room = self.args.max_seq_len - len(ids)
+        if room < 0:
             raise ValueError(f"the prompt has {len(ids)} tokens; the model takes at most {self.args.max_seq_len}")
-        cache = KVCache(self.args, self.device, self.dtype, capacity=len(ids) + min(budget, 256))
-        generator = make_generator(params, self.device)
-        history = torch.tensor(ids, dtype=torch.long, device=self.device)
-        self.active_requests += 1
-        try:
-            if budget == 0:
-                return
-            logits = self._forward(ids, cache)[-1]  # prefill
-            for i in range(budget):
-                token = sample(logits, history, params, generator)
-                if token in self.eos_token_ids:
-                    return
-                yield token
-                if i + 1 < budget:
-                    history = torch.cat([history, history.new_tensor([token])])
-                    logits = self._forward([token], cache)[-1]
-        finally:
-            cache.free()
-            self.active_requests -= 1
+        if params.max_new_tokens > room:
+            params = replace(params, max_new_tokens=room)
+        seq = Sequence(ids, params, Priority.parse(priority), frozenset(self.eos_token_ids), make_generator(params, self.device), emit)
+        if params.max_new_tokens == 0:
+            emit(Finish("length"))
+        else:
+            self.loop.submit(seq)
+        return seq
 
-    def _text(self, prompt: Prompt, params: SamplingParams) -> Iterator[str]:
+    def abort(self, seq: Sequence) -> None:
+        """Stop a request now and free its KV blocks (prefix blocks shared with others stay)."""
+        self.loop.abort(seq)
+
+    def _token_items(self, prompt: Prompt, params: SamplingParams, priority: Priority | str) -> Iterator[int]:
+        items: queue.SimpleQueue = queue.SimpleQueue()
+        seq = self.submit(prompt, params, priority, items.put)
+        try:
+            while not isinstance(item := items.get(), Finish):
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self.abort(seq)
+
+    def generate_ids(self, prompt: Prompt, params: SamplingParams = SamplingParams(), priority: Priority | str = "action") -> list[int]:
+        """The generated token ids (without the prompt or EOS); stop strings are not applied."""
+        return list(self._token_items(prompt, params, priority))
+
+    def generate(self, prompt: Prompt, params: SamplingParams = SamplingParams(), priority: Priority | str = "action") -> str:
+        """The whole answer; stops at EOS or a stop string (not included)."""
         ids = self.encode(prompt)
         text = TextStream(require(self.tokenizer, "text output"), ids, params.stop)
-        tokens = self._tokens(ids, params)
+        tokens = self._token_items(ids, params, priority)
+        out = []
         try:
             for token in tokens:
-                delta = text.push(token)
+                out.append(text.push(token))
+                if text.stopped:
+                    return "".join(out)
+            return "".join(out) + text.finish()
+        finally:
+            tokens.close()
+
+    async def stream(self, prompt: Prompt, params: SamplingParams = SamplingParams(), priority: Priority | str = "action") -> AsyncIterator[str]:
+        """Text deltas as they are decoded; cancelling the consuming task ends the request and frees its KV."""
+        ids = self.encode(prompt)
+        text = TextStream(require(self.tokenizer, "text output"), ids, params.stop)
+        loop = asyncio.get_running_loop()
+        items: asyncio.Queue = asyncio.Queue()
+
+        def emit(item: object) -> None:
+            try:
+                loop.call_soon_threadsafe(items.put_nowait, item)
+            except RuntimeError:  # the consumer's event loop is gone
+                pass
+
+        seq = self.submit(ids, params, priority, emit)
+        try:
+            while not isinstance(item := await items.get(), Finish):
+                if isinstance(item, BaseException):
+                    raise item
+                delta = text.push(item)
                 if delta:
                     yield delta
                 if text.stopped:
@@ -104,25 +164,5 @@ class Model:
             if tail:
                 yield tail
         finally:
-            tokens.close()
+            self.abort(seq)
 
-    def generate(self, prompt: Prompt, params: SamplingParams = SamplingParams()) -> str:
-        """The whole answer; stops at EOS or a stop string (not included)."""
-        return "".join(self._text(prompt, params))
-
-    async def stream(self, prompt: Prompt, params: SamplingParams = SamplingParams()) -> AsyncIterator[str]:
-        """Text deltas as they are decoded; cancelling the consuming task ends generation and frees its cache."""
-        deltas = self._text(prompt, params)
-        step: Future | None = None
-        try:
-            while True:
-                step = self._workers.submit(next, deltas, _DONE)
-                delta = await asyncio.wrap_future(step)
-                if delta is _DONE:
-                    return
-                yield delta
-        finally:
-            if step is not None and not step.done():
-                step.add_done_callback(lambda _: deltas.close())  # close once the running step returns
-            else:
-                deltas.close()

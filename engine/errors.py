@@ -20,3 +20,7 @@ class CheckpointError(EngineError, ValueError):
 
 class TokenizerMissingError(EngineError):
     """Text was given to a model whose checkpoint has no tokenizer files."""
+
+
+class EngineBusyError(EngineError):
+    """Too many requests are waiting; this one was not queued."""

@@ -1,55 +1,44 @@
-"""Key/value cache for one or more sequences decoded together."""
+"""Paged key/value storage: per layer, one flat array of slots; block b holds slots [b*bs, (b+1)*bs)."""
 
 from __future__ import annotations
 
 import torch
 
-from .config import ModelArgs
+from .config import ModelArgs, ServingConfig
 
 
-class KVCache:
-    """Keys and values per layer: [batch, n_kv_heads, capacity, head_dim], grown by doubling."""
+def bytes_per_token(args: ModelArgs, dtype: torch.dtype) -> int:
+    """Keys + values of one position over all layers."""
+    return 2 * args.n_layers * args.n_kv_heads * args.head_dim * torch.empty((), dtype=dtype).element_size()
 
-    def __init__(self, args: ModelArgs, device: torch.device, dtype: torch.dtype, batch: int = 1, capacity: int = 256):
-        self.args, self.device, self.dtype, self.batch = args, device, dtype, batch
-        self.length = 0  # positions filled
-        self.keys: list[torch.Tensor] = []
-        self.values: list[torch.Tensor] = []
-        self._allocate(capacity)
 
-    @property
-    def capacity(self) -> int:
-        return self.keys[0].shape[2]
-
-    def _allocate(self, capacity: int) -> None:
-        shape = (self.batch, self.args.n_kv_heads, capacity, self.args.head_dim)
-        new_k = [torch.zeros(shape, device=self.device, dtype=self.dtype) for _ in range(self.args.n_layers)]
-        new_v = [torch.zeros(shape, device=self.device, dtype=self.dtype) for _ in range(self.args.n_layers)]
-        for old, new in zip(self.keys + self.values, new_k + new_v):
-            new[:, :, : self.length] = old[:, :, : self.length]
-        self.keys, self.values = new_k, new_v
-
-    def reserve(self, new_tokens: int) -> None:
-        """Make room for `new_tokens` more positions."""
-        need = self.length + new_tokens
-        if need > self.capacity:
-            capacity = self.capacity
-            while capacity < need:
-                capacity *= 2
-            self._allocate(capacity)
-
-    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Write k, v [B, KVH, T, D] at the current length; return all keys/values so far."""
-        end = self.length + k.shape[2]
-        self.keys[layer][:, :, self.length : end] = k
-        self.values[layer][:, :, self.length : end] = v
-        return self.keys[layer][:, :, :end], self.values[layer][:, :, :end]
-
-    def advance(self, n: int) -> None:
-        self.length += n
-
-    def free(self) -> None:
-        self.keys, self.values, self.length = [], [], 0
+class PagedKVCache:
+    def __init__(self, args: ModelArgs, num_blocks: int, block_size: int, device: torch.device, dtype: torch.dtype):
+        self.num_blocks, self.block_size = num_blocks, block_size
+        shape = (num_blocks * block_size, args.n_kv_heads, args.head_dim)  # [slots, KVH, D]
+        # zeros, not empty: padded attention reads unwritten slots, and 0 * NaN would poison the output
+        self.keys = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(args.n_layers)]
+        self.values = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(args.n_layers)]
 
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in self.keys + self.values)
+
+    def blocks(self, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys, values of one layer as [num_blocks, bs, KVH, D]."""
+        k, v = self.keys[layer], self.values[layer]
+        return k.view(self.num_blocks, self.block_size, *k.shape[1:]), v.view(self.num_blocks, self.block_size, *v.shape[1:])
+
+
+def kv_cache_blocks(args: ModelArgs, dtype: torch.dtype, device: torch.device, config: ServingConfig, available: int) -> int:
+    """Blocks for the configured budget, or a share of `available` bytes; never less than one full-length sequence."""
+    block_bytes = config.block_size * bytes_per_token(args, dtype)
+    if config.kv_cache_bytes:
+        budget = config.kv_cache_bytes
+    elif device.type == "cuda":
+        budget = int(available * config.kv_cache_fraction)
+    else:  # host memory is shared with everything else; the cache is zero-filled up front
+        budget = min(available // 8, 4 * args.max_seq_len * bytes_per_token(args, dtype))
+    blocks = max(budget // block_bytes, 1)
+    if not config.kv_cache_bytes:
+        blocks = max(blocks, -(-args.max_seq_len // config.block_size))
+    return blocks

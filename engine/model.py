@@ -1,19 +1,23 @@
 """Llama as CodeLlama uses it: RMSNorm, RoPE, grouped-query attention, SwiGLU, untied lm_head.
 
 Module names follow the checkpoint keys (`model.layers.N.self_attn.q_proj` ...), so weights
-load by name. B = batch, T = new tokens, S = cached + new tokens, D = head_dim.
+load by name. A forward takes a flat run of T tokens (one sequence, or the new tokens of a
+batch back to back); `attention` decides which keys each token sees. D = head_dim.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelArgs, RopeScaling
-from .kv_cache import KVCache
+from .attention import CausalAttention
+
+Attend = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]  # (layer, q, k, v) -> out
 
 
 class RMSNorm(nn.Module):
@@ -54,10 +58,10 @@ def rope_cos_sin(inv_freq: torch.Tensor, positions: torch.Tensor, dtype: torch.d
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """x [B, H, T, D] rotated by position."""
+    """x [T, H, D] rotated by each token's position (cos, sin [T, D])."""
     x1, x2 = x.chunk(2, dim=-1)
     rotated = torch.cat([-x2, x1], dim=-1)
-    return x * cos + rotated * sin
+    return x * cos[:, None] + rotated * sin[:, None]
 
 
 class Attention(nn.Module):
@@ -70,16 +74,14 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(args.dim, args.n_kv_heads * args.head_dim, bias=bias)
         self.o_proj = nn.Linear(args.n_heads * args.head_dim, args.dim, bias=bias)
 
-    def forward(self, x, cos, sin, mask, cache: KVCache | None) -> torch.Tensor:
-        B, T, _ = x.shape
-        q = self.q_proj(x).view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # [B, H, T, D]
-        k = self.k_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # [B, KVH, T, D]
-        v = self.v_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, attend: Attend) -> torch.Tensor:
+        T = x.shape[0]
+        q = self.q_proj(x).view(T, self.n_heads, self.head_dim)  # [T, H, D]
+        k = self.k_proj(x).view(T, self.n_kv_heads, self.head_dim)  # [T, KVH, D]
+        v = self.v_proj(x).view(T, self.n_kv_heads, self.head_dim)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        if cache is not None:
-            k, v = cache.update(self.layer, k, v)  # [B, KVH, S, D]
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=True)  # [B, H, T, D]
-        return self.o_proj(out.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim))
+        out = attend(self.layer, q, k, v)  # [T, H, D]
+        return self.o_proj(out.reshape(T, self.n_heads * self.head_dim))
 
 
 class FeedForward(nn.Module):
@@ -103,8 +105,8 @@ class TransformerBlock(nn.Module):
         self.post_attention_layernorm = RMSNorm(args.dim, args.norm_eps)
         self.mlp = FeedForward(args)
 
-    def forward(self, x, cos, sin, mask, cache) -> torch.Tensor:
-        h = x + self.self_attn(self.input_layernorm(x), cos, sin, mask, cache)
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, attend: Attend) -> torch.Tensor:
+        h = x + self.self_attn(self.input_layernorm(x), cos, sin, attend)
         return h + self.mlp(self.post_attention_layernorm(h))
 
 
@@ -118,21 +120,22 @@ class Transformer(nn.Module):
         self.lm_head = nn.Linear(args.dim, args.vocab_size, bias=False)
         self.register_buffer("inv_freq", rope_inverse_frequencies(args), persistent=False)
 
-    def forward(self, tokens: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
-        """tokens [B, T] -> logits [B, T, vocab] float32; appends to `cache` when given."""
-        B, T = tokens.shape
-        start = cache.length if cache is not None else 0
-        if cache is not None:
-            cache.reserve(T)
-        x = self.embed_tokens(tokens)  # [B, T, dim]
-        positions = torch.arange(start, start + T, device=tokens.device)
+    def forward(
+        self,
+        tokens: torch.Tensor,  # [T]
+        positions: torch.Tensor | None = None,  # [T]; default 0..T-1
+        attend: Attend | None = None,  # default: causal over `tokens` alone
+        logit_rows: torch.Tensor | None = None,  # [R] rows whose logits are wanted; default all
+    ) -> torch.Tensor:
+        """-> logits [R, vocab] float32."""
+        (T,) = tokens.shape
+        if positions is None:
+            positions = torch.arange(T, device=tokens.device)
+        x = self.embed_tokens(tokens)  # [T, dim]
         cos, sin = rope_cos_sin(self.inv_freq, positions, x.dtype)
-        mask = None
-        if T > 1:  # causal over cached + new keys: query i sees keys 0..start+i
-            keys = torch.arange(start + T, device=tokens.device)
-            mask = keys[None, :] <= positions[:, None]  # [T, S]
+        attend = attend or CausalAttention()
         for block in self.layers:
-            x = block(x, cos, sin, mask, cache)
-        if cache is not None:
-            cache.advance(T)
+            x = block(x, cos, sin, attend)
+        if logit_rows is not None:
+            x = x[logit_rows]  # [R, dim]
         return self.lm_head(self.norm(x)).float()

@@ -37,10 +37,13 @@ def build_prompt(
     return fitted.context, fitted.messages
 
 
-async def answer(model: Model, messages: list[dict], params: SamplingParams, until_code_block: bool) -> str:
-    """The model's reply; with `until_code_block`, it stops as soon as one fenced block is complete."""
+async def answer(model: Model, messages: list[dict], params: SamplingParams, until_code_block: bool, priority: str = "action") -> str:
+    """The model's reply; with `until_code_block`, it stops as soon as one fenced block is complete.
+
+    `priority` "inline" puts the request ahead of code actions in the engine.
+    """
     text = ""
-    stream = model.stream(messages, params)
+    stream = model.stream(messages, params, priority)
     try:
         async for delta in stream:
             text += delta

@@ -10,7 +10,7 @@ import sys
 import time
 
 import torch
-from codellama_lsp.engine import engine, load_model
+from codellama_lsp.engine import load_model, model_runner
 from codellama_lsp.server.handlers import build_server
 
 delay = float(os.environ.get("CODELLAMA_TEST_LOAD_DELAY", "0"))
@@ -22,16 +22,16 @@ def slow_load(*args, **kwargs):
     return load_model(*args, **kwargs)
 
 
-original_forward = engine.Model._forward
+original_forward = model_runner.ModelRunner.forward
 
 
-def faulty_forward(self, ids, cache):
+def faulty_forward(self, *args):
     if oom_once[0]:
         oom_once[0] = False
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB (simulated)")
-    return original_forward(self, ids, cache)
+    return original_forward(self, *args)
 
 
-engine.Model._forward = faulty_forward
+model_runner.ModelRunner.forward = faulty_forward
 logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
 build_server(slow_load).start_io()
