@@ -34,6 +34,7 @@ class BlockManager:
         self.free: deque[int] = deque(range(num_blocks))  # unreferenced, no content worth keeping
         self.evictable: OrderedDict[int, None] = OrderedDict()  # unreferenced but cached; oldest first
         self.by_hash: dict[bytes, int] = {}
+        self.prompt_tokens = self.reused_tokens = 0  # over all admissions: tokens asked for, found cached
 
     @property
     def num_blocks(self) -> int:
@@ -81,6 +82,8 @@ class BlockManager:
         for _ in range(self.blocks_for(len(seq)) - len(hits)):
             seq.block_table.append(self._take())
         seq.num_computed = seq.num_cached_prompt = len(hits) * self.block_size
+        self.prompt_tokens += len(seq)
+        self.reused_tokens += seq.num_cached_prompt
 
     def _take(self) -> int:
         if self.free:

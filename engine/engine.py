@@ -67,6 +67,20 @@ class Model:
         """Requests waiting or running in the engine now."""
         return len(self.scheduler.waiting) + len(self.scheduler.running)
 
+    def stats(self) -> dict[str, int]:
+        """The engine's state now: requests, KV blocks, and how much prompt the prefix cache saved."""
+        blocks = self.blocks
+        return {
+            "waiting": len(self.scheduler.waiting),
+            "running": len(self.scheduler.running),
+            "kvBlocks": blocks.num_blocks,
+            "kvBlocksUsed": blocks.num_used,
+            "kvBlocksCached": len(blocks.evictable),
+            "blockSize": blocks.block_size,
+            "promptTokens": blocks.prompt_tokens,
+            "reusedTokens": blocks.reused_tokens,
+        }
+
     def __repr__(self) -> str:
         a = self.args
         return f"Model({self.source!r}, layers={a.n_layers}, dim={a.dim}, vocab={a.vocab_size}, device={self.device}, dtype={self.dtype})"

@@ -11,7 +11,7 @@ from .actions import ACTIONS, ADVERTISED_KINDS, offered_actions
 from .server import CodellamaServer
 
 WORD_BEFORE = re.compile(r"[\w$]*$")
-COMMANDS = ("codellama.ask", "codellama.explain", "codellama.runAction")
+COMMANDS = ("codellama.ask", "codellama.explain", "codellama.runAction", "codellama.status")
 
 
 def register(server: CodellamaServer) -> CodellamaServer:
@@ -101,6 +101,10 @@ def register(server: CodellamaServer) -> CodellamaServer:
     async def explain(ls: CodellamaServer, *args) -> dict:
         result = await ls.perform_action(ActionRequest.from_command("explain", args[0] if args else None))
         return {"text": result.text}
+
+    @server.command("codellama.status")
+    async def status(ls: CodellamaServer, *args) -> dict:
+        return ls.status()
 
     @server.feature(lsp.SHUTDOWN)
     def shutdown(ls: CodellamaServer, params: None) -> None:

@@ -105,6 +105,16 @@ class CodellamaServer(LanguageServer):
             return None
         return await self.host.get()
 
+    def status(self) -> dict:
+        """What `codellama.status` answers: the model's state and, once loaded, the engine's."""
+        host, options = self.host, self.options
+        state = "loading" if host.loading else "ready" if host.model is not None else "error" if host.error else "idle"
+        status = {"state": state, "model": options.model, "revision": options.revision or "main", "error": host.error}
+        if host.model is not None and not host.loading:
+            status["device"] = str(host.model.device)
+            status["engine"] = host.model.stats()
+        return status
+
     async def require_model(self) -> Model:
         model = await self.model(wait=True)
         if model is None:
