@@ -5,6 +5,7 @@
 # Usage: bash editors/vscode/e2e.sh   (exit status 0 when every check passes)
 #   PYTHON=...   the interpreter with codellama_lsp installed (default: python3 on PATH)
 #   E2E_KEEP=1   keep the run folder (code-server and extension logs, screenshots)
+#   UPDATE_SCREENSHOTS=1   also write the ghost-text screenshot to editors/vscode/screenshot.png
 # A first run installs (a few minutes: native modules are compiled); later runs take ~30 s.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -90,6 +91,8 @@ cat > "$RUN/user/User/settings.json" <<JSON
   "codellama.device": "cpu",
   "codellama.serverCommand": [$PY_JSON, "-m", "codellama_lsp.server"],
   "workbench.startupEditor": "none",
+  "workbench.secondarySideBar.defaultVisibility": "hidden",
+  "editor.minimap.enabled": false,
   "workbench.colorTheme": "Default Dark Modern",
   "security.workspace.trust.enabled": false,
   "telemetry.telemetryLevel": "off",

@@ -1,9 +1,11 @@
 // Drives code-server (VS Code in a browser) with Playwright and Debian's chromium:
 // opens a Python file, waits for the model, sees the known-answer ghost text, accepts it
 // with Tab, runs the Refactor code action and checks the edit on disk.
-// Env: E2E_URL (workbench URL with ?folder=), E2E_FILE (the Python file), E2E_OUT (screenshots).
+// Env: E2E_URL (workbench URL with ?folder=), E2E_FILE (the Python file), E2E_OUT (screenshots),
+// UPDATE_SCREENSHOTS=1 (also copy the ghost-text screenshot to editors/vscode/screenshot.png).
 import { createRequire } from "node:module";
-import { readFileSync, mkdtempSync, rmSync } from "node:fs";
+import { readFileSync, mkdtempSync, rmSync, copyFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
 import { join, basename } from "node:path";
 
@@ -36,7 +38,7 @@ const browser = await chromium.launchPersistentContext(profile, {
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
   ],
-  viewport: { width: 1400, height: 900 },
+  viewport: { width: 1000, height: 440 },  // small, so the screenshots show the code and the status bar
   timeout: 60_000,
 });
 const page = browser.pages()[0] ?? (await browser.newPage());
@@ -90,6 +92,11 @@ try {
   }
   log(`ghost text shown: ${JSON.stringify(seen)}`);
   await page.screenshot({ path: join(out, "ghost-text.png") });
+  if (process.env.UPDATE_SCREENSHOTS === "1") {
+    const committed = fileURLToPath(new URL("../screenshot.png", import.meta.url));
+    copyFileSync(join(out, "ghost-text.png"), committed);
+    log(`wrote ${committed}`);
+  }
 
   await page.keyboard.press("Tab");
   await page.waitForTimeout(300);

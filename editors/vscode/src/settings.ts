@@ -22,6 +22,7 @@ export interface ServerSettings {
   systemPrompt: string | null;
   enabledLanguages?: string[];
   otherFiles?: number;
+  kvCacheBytes?: number;
   inline?: GenerationSettings;
   actions?: GenerationSettings;
 }
@@ -77,6 +78,8 @@ export function serverSettings(read: SettingReader): ServerSettings {
   }
   const otherFiles = number(read("otherFiles"));
   if (otherFiles !== undefined) settings.otherFiles = otherFiles;
+  const kvCacheBytes = number(read("kvCacheBytes"));
+  if (kvCacheBytes !== undefined) settings.kvCacheBytes = kvCacheBytes;
   const inline = generation(read, "inline");
   if (inline !== undefined) settings.inline = inline;
   const actions = generation(read, "actions");

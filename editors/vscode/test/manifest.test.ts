@@ -23,6 +23,7 @@ describe("package.json", () => {
       systemPrompt: null,
       enabledLanguages: ["*"],
       otherFiles: 3,
+      kvCacheBytes: 0,
       inline: { maxNewTokens: 128, temperature: 0.2, topP: 0.9, topK: 0, repetitionPenalty: 1.0 },
       actions: { maxNewTokens: 400, temperature: 0.7, topP: 0.95, topK: 40, repetitionPenalty: 1.1 },
     });

@@ -15,6 +15,7 @@ const DEFAULTS = {
   systemPrompt: null,
   enabledLanguages: ["*"],
   otherFiles: 3,
+  kvCacheBytes: 0,
   "inline.maxNewTokens": 128,
   "inline.temperature": 0.2,
   "inline.topP": 0.9,
@@ -38,6 +39,7 @@ describe("serverSettings", () => {
       systemPrompt: null,
       enabledLanguages: ["*"],
       otherFiles: 3,
+      kvCacheBytes: 0,
       inline: { maxNewTokens: 128, temperature: 0.2, topP: 0.9, topK: 0, repetitionPenalty: 1.0 },
       actions: { maxNewTokens: 400, temperature: 0.7, topP: 0.95, topK: 40, repetitionPenalty: 1.1 },
     });
