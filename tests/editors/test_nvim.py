@@ -129,6 +129,9 @@ def test_status_follows_progress(seen):
     assert "Code Llama: generating" in statuses
     assert seen["status"] == "Code Llama: ready"
     assert seen["status_lines"][0] == "Code Llama: ready"
+    engine = [line for line in seen["status_lines"] if line.startswith(("engine on cpu:", "KV cache:"))]
+    assert engine[0] == "engine on cpu: 0 running, 0 waiting", seen["status_lines"]
+    assert "prefix cache reused" in engine[1]
 
 
 def test_checkhealth_reports_ok(seen):

@@ -109,7 +109,26 @@ function M.status_lines()
   for _, title in pairs(s.tasks) do
     table.insert(lines, "running: " .. title)
   end
+  vim.list_extend(lines, M.engine_lines(client))
   return lines
+end
+
+--- The server's `codellama.status` engine figures, as lines (none if it cannot answer now).
+---@param client vim.lsp.Client
+---@return string[]
+function M.engine_lines(client)
+  local reply = client:request_sync("workspace/executeCommand", { command = "codellama.status", arguments = {} }, 2000)
+  local status = reply and reply.result
+  if type(status) ~= "table" or type(status.engine) ~= "table" then
+    return {}
+  end
+  local e = status.engine
+  local reused = e.promptTokens > 0 and math.floor(100 * e.reusedTokens / e.promptTokens + 0.5) or 0
+  return {
+    ("engine on %s: %d running, %d waiting"):format(status.device or "?", e.running, e.waiting),
+    ("KV cache: %d of %d blocks in use, %d cached; prefix cache reused %d%% of prompt tokens"):format(
+      e.kvBlocksUsed, e.kvBlocks, e.kvBlocksCached, reused),
+  }
 end
 
 local function range_of(cmd)
