@@ -68,6 +68,8 @@ class PagedAttention:
         k_slots.index_copy_(0, self.slots, k)
         v_slots.index_copy_(0, self.slots, v)
         k_blocks, v_blocks = self.cache.blocks(layer)  # [num_blocks, bs, KVH, D]
+        if not self.prefill:  # decode only: row i is sequence i
+            return self._decode(q, k_blocks, v_blocks)
         out = torch.empty_like(q)  # [T, H, D]
         if self.decode_rows is not None:
             out[self.decode_rows] = self._decode(q[self.decode_rows], k_blocks, v_blocks)

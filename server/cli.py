@@ -127,6 +127,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    import importlib
+
+    importlib.import_module(f"codellama_lsp.bench.{args.name}").main(args.args)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     logs = argparse.ArgumentParser(add_help=False)  # accepted before or after the command
     logs.add_argument("--log-file", default=argparse.SUPPRESS, help="write the log here (default: stderr)")
@@ -164,6 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo-model", parents=[logs], help="write the tiny random-weight GPTQ demo checkpoint (output is noise)")
     demo.add_argument("dir", help="folder to write")
     demo.set_defaults(run=cmd_demo_model)
+
+    bench = sub.add_parser("bench", parents=[logs], help="run a benchmark and print its table of ratios")
+    bench.add_argument("name", choices=["serving", "gpu"], help="serving: the engine vs its baselines (CPU, < 3 min); gpu: the 70B-shaped GPU benchmark")
+    bench.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark (see its --help)")
+    bench.set_defaults(run=cmd_bench)
     return parser
 
 

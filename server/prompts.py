@@ -96,13 +96,24 @@ def inline_messages(
     excerpts: Sequence[Excerpt] = (),
     system_prompt: str | None = None,
 ) -> list[Message]:
-    """Turns asking for the code to insert at the cursor."""
+    """Turns asking for the code to insert at the cursor.
+
+    The code after the cursor comes first and the code before it last, so the prompt only
+    changes at its end while the user types: the engine's prefix cache reuses the rest.
+    """
     prefix, suffix = _plain_lines(ctx.prefix), _plain_lines(ctx.suffix)
     fence = fence_for(prefix, suffix)
+    if suffix.strip():
+        code = (
+            f"Here is `{path}`{_shown_lines(ctx)} in two parts, with the cursor marked as {CURSOR}. "
+            "The code after the cursor:\n" + _fenced(fence, language.fence, CURSOR + suffix) + "\n"
+            f"The code before the cursor, up to {CURSOR}:\n" + _fenced(fence, language.fence, prefix + CURSOR)
+        )
+    else:
+        code = f"Here is `{path}`{_shown_lines(ctx)}, which ends at the cursor, marked as {CURSOR}:\n" + _fenced(fence, language.fence, prefix + CURSOR)
     user = (
         _other_files(excerpts)
-        + f"Here is `{path}`{_shown_lines(ctx)}, with the cursor marked as {CURSOR}:\n"
-        + _fenced(fence, language.fence, prefix + CURSOR + suffix)
+        + code
         + "\n"
         + f"Write the code that belongs at {CURSOR}: finish the current line, and the statement or block it starts "
         f"if it is incomplete. Reply with only the code to insert, in one {fence}{language.fence} block. "

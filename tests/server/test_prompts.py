@@ -89,8 +89,10 @@ def test_inline_prompt_marks_the_cursor_in_the_file():
     assert system == {"role": "system", "content": system_turn(PY, "src/calc.py")}
     assert user == {
         "role": "user",
-        "content": "Here is `src/calc.py`, with the cursor marked as <CURSOR>:\n"
-        "```python\ndef add(a, b):\n    <CURSOR>\n\nprint(add(1, 2))\n```\n\n"
+        "content": "Here is `src/calc.py` in two parts, with the cursor marked as <CURSOR>. The code after the cursor:\n"
+        "```python\n<CURSOR>\n\nprint(add(1, 2))\n```\n\n"
+        "The code before the cursor, up to <CURSOR>:\n"
+        "```python\ndef add(a, b):\n    <CURSOR>\n```\n\n"
         "Write the code that belongs at <CURSOR>: finish the current line, and the statement or block it starts "
         "if it is incomplete. Reply with only the code to insert, in one ```python block. "
         "Do not repeat the code before or after <CURSOR>, and do not explain.",
@@ -103,10 +105,26 @@ def test_inline_prompt_with_other_files_backticks_crlf_and_a_cut_file():
     user = inline_messages(ctx, PY, "/w/a.py", excerpts, system_prompt="Be brief.")[1]["content"]
     assert user.startswith(
         "Another open file, `/w/util.ts` (its beginning):\n```typescript\nexport const a = 1;\n```\n\n"
-        "Here is `/w/a.py` (lines 11 to 13 of the file), with the cursor marked as <CURSOR>:\n"
-        "````python\ns = '```'\nx = <CURSOR>\ny = 2\n````\n\n"
+        "Here is `/w/a.py` (lines 11 to 13 of the file) in two parts, with the cursor marked as <CURSOR>. The code after the cursor:\n"
+        "````python\n<CURSOR>\ny = 2\n````\n\n"
+        "The code before the cursor, up to <CURSOR>:\n"
+        "````python\ns = '```'\nx = <CURSOR>\n````\n\n"
     )
     assert "in one ````python block" in user
+
+
+def test_inline_prompt_at_the_end_of_a_file_is_one_block():
+    ctx = CodeContext("def add(a, b):\n    ", "", "\n", 0, 1, False, False)
+    user = inline_messages(ctx, PY, "a.py")[1]["content"]
+    assert user.startswith("Here is `a.py`, which ends at the cursor, marked as <CURSOR>:\n```python\ndef add(a, b):\n    <CURSOR>\n```\n\n")
+
+
+def test_typing_at_the_cursor_changes_only_the_end_of_the_inline_prompt():
+    before = inline_messages(CodeContext("x = 1\ny = ", "", "\nz = 3\n", 0, 2, False, False), PY, "a.py")[1]["content"]
+    after = inline_messages(CodeContext("x = 1\ny = fo", "", "\nz = 3\n", 0, 2, False, False), PY, "a.py")[1]["content"]
+    shared = next(i for i, (a, b) in enumerate(zip(before, after)) if a != b)
+    assert before[:shared].endswith("```python\nx = 1\ny = ")  # everything up to the cursor is unchanged
+    assert "z = 3" in before[:shared]
 
 
 def test_fence_for_outgrows_backtick_runs():

@@ -1,0 +1,154 @@
+"""Serving benchmark: the engine against its baselines, measured side by side in one run.
+
+A random Llama checkpoint (hidden 512, 8 layers, CodeLlama's 32,016-token vocabulary and
+tokenizer, float32, unquantized) is written to a temporary folder and loaded twice: by the
+engine and by transformers. Prints one table: raw figures beside their ratios.
+
+    python bench/serving.py            (or: codellama-lsp bench serving)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import shutil
+import tempfile
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import torch
+
+from codellama_lsp.engine import SamplingParams, load_model
+from codellama_lsp.engine.demo import tokenizer_files
+from codellama_lsp.engine.sequence import Finish
+from codellama_lsp.engine.synthetic import SyntheticSpec, write_checkpoint
+
+SPEC = SyntheticSpec(vocab_size=32016, dim=512, n_layers=8, n_heads=8, n_kv_heads=2, intermediate_size=1408, max_seq_len=8192)
+
+
+def random_prompt(n: int, seed: int) -> list[int]:
+    return [1] + torch.randint(3, 32000, (n - 1,), generator=torch.Generator().manual_seed(seed)).tolist()
+
+
+def write_model(folder: Path) -> None:
+    write_checkpoint(folder, SPEC, None, seed=0, dtype=torch.float32)
+    for f in tokenizer_files().iterdir():
+        if f.suffix == ".json":
+            shutil.copyfile(f, folder / f.name)
+
+
+def engine_decode_rate(model, prompt: list[int], n: int) -> float:
+    """Tokens/s between the first and the last token of one greedy request."""
+    stamps: list[float] = []
+    finished = threading.Event()
+    model.submit(prompt, SamplingParams(max_new_tokens=n), "action", lambda item: finished.set() if isinstance(item, (Finish, BaseException)) else stamps.append(time.perf_counter()))
+    finished.wait()
+    assert len(stamps) == n, f"stopped after {len(stamps)} tokens"
+    return (n - 1) / (stamps[-1] - stamps[0])
+
+
+def transformers_decode_rate(folder: Path, prompt: list[int], n: int) -> float:
+    from transformers import LlamaForCausalLM
+    from transformers.generation.streamers import BaseStreamer
+
+    hf = LlamaForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    stamps: list[float] = []
+
+    class Stamps(BaseStreamer):
+        def put(self, value):
+            stamps.append(time.perf_counter())
+
+        def end(self):
+            pass
+
+    ids = torch.tensor([prompt])
+    hf.generate(ids, max_new_tokens=n, min_new_tokens=n, do_sample=False, streamer=Stamps(), pad_token_id=0)
+    stamps = stamps[1:]  # the first put is the prompt
+    assert len(stamps) == n
+    return (n - 1) / (stamps[-1] - stamps[0])
+
+
+async def first_token_time(model, prompt: list[int], priority: str = "action") -> float:
+    start = time.perf_counter()
+    async for _ in model.stream(prompt, SamplingParams(max_new_tokens=1), priority):
+        pass
+    return time.perf_counter() - start
+
+
+async def throughput(model, prompts: list[list[int]], n: int, concurrent: bool) -> float:
+    async def one(p):
+        ids = 0
+        async for _ in model.stream(p, SamplingParams(max_new_tokens=n)):
+            ids += 1
+        return ids
+
+    start = time.perf_counter()
+    if concurrent:
+        await asyncio.gather(*(one(p) for p in prompts))
+    else:
+        for p in prompts:
+            await one(p)
+    return len(prompts) * n / (time.perf_counter() - start)
+
+
+async def inline_beside_action(model, action: list[int], inline: list[int]) -> float:
+    """First-token time of an inline request submitted while `action` is being prefilled."""
+    steps = model.loop.steps
+    task = asyncio.create_task(first_token_time(model, action, "action"))
+    while model.loop.steps == steps and not task.done():  # the action's first chunk is done; its next is running
+        await asyncio.sleep(0.001)
+    seconds = await first_token_time(model, inline, "inline")
+    await task
+    return seconds
+
+
+def table(rows: list[tuple[str, str, str, float, str]]) -> str:
+    lines = ["| measure | engine | baseline | ratio | target |", "|---|---|---|---|---|"]
+    lines += [f"| {m} | {e} | {b} | {r:.1f}× | {t} |" for m, e, b, r, t in rows]
+    return "\n".join(lines)
+
+
+async def measure(folder: Path, decode_tokens: int) -> list[tuple[str, str, str, float, str]]:
+    model = load_model(folder, dtype="float32")
+    model.eos_token_ids.clear()  # random weights: always generate the full length
+    engine_rate = engine_decode_rate(model, random_prompt(64, 1), decode_tokens)
+    hf_rate = transformers_decode_rate(folder, random_prompt(64, 1), decode_tokens)
+
+    await first_token_time(model, random_prompt(2000, 2))  # the prefix, now cached
+    cached = await first_token_time(model, random_prompt(2000, 2) + random_prompt(21, 3)[1:])
+    cold = await first_token_time(model, random_prompt(2000, 4) + random_prompt(21, 3)[1:])
+
+    prompts = [random_prompt(32, 10 + i) for i in range(8)]
+    together = await throughput(model, prompts, 64, concurrent=True)
+    one_by_one = await throughput(model, [random_prompt(32, 20 + i) for i in range(8)], 64, concurrent=False)
+
+    alone = await first_token_time(model, random_prompt(1000, 30), "inline")
+    beside = await inline_beside_action(model, random_prompt(2000, 31), random_prompt(1000, 32))
+    step = model.serving.step_tokens
+    return [
+        ("decode, batch 1 (64-token prompt)", f"{engine_rate:.1f} tok/s", f"transformers `generate` {hf_rate:.1f} tok/s", engine_rate / hf_rate, "≥ 2×"),
+        ("first token: 2,000 cached + 20 new tokens", f"{cached * 1e3:.0f} ms", f"cold {cold * 1e3:.0f} ms", cold / cached, "≥ 10×"),
+        ("8 concurrent requests × 64 tokens", f"{together:.1f} tok/s", f"one after another {one_by_one:.1f} tok/s", together / one_by_one, "≥ 3×"),
+        (f"inline first token (1,000-token prompt) while a 2,000-token action prefills ({step}-token chunks)", f"{beside * 1e3:.0f} ms", f"alone {alone * 1e3:.0f} ms", beside / alone, "≤ 2×"),
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--decode-tokens", type=int, default=64)
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        write_model(Path(tmp))
+        rows = asyncio.run(measure(Path(tmp), args.decode_tokens))
+    cpu = platform.processor() or platform.machine()
+    print(f"{date.today()} · {cpu}, {torch.get_num_threads()} threads · torch {torch.__version__} · "
+          f"model: hidden {SPEC.dim}, {SPEC.n_layers} layers, vocab {SPEC.vocab_size}, float32 · {time.perf_counter() - started:.0f} s")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
