@@ -9,7 +9,7 @@ import re
 from collections import OrderedDict
 
 import torch
-from codellama_lsp.engine import Model, load_model
+from codellama_lsp.engine import EngineBusyError, Model, load_model
 from lsprotocol import types as lsp
 from pygls.exceptions import (
     JsonRpcContentModified,
@@ -183,6 +183,9 @@ class CodellamaServer(LanguageServer):
         if isinstance(error, (ActionFailed, ContextTooLarge, UnusableDocument)):
             self.show(str(error), lsp.MessageType.Info)
             return RequestFailed(str(error))
+        if isinstance(error, EngineBusyError):
+            self.show(str(error), lsp.MessageType.Warning)
+            return RequestFailed(str(error))
         return error
 
     def watch_parent(self, pid: int | None) -> None:
@@ -219,7 +222,7 @@ class CodellamaServer(LanguageServer):
             completion = await complete_inline(model, doc, line, character, self.options, self.other_files(uri))
             self.shown.discard("oom")
             return completion.text
-        except UnusableDocument as e:
+        except (UnusableDocument, EngineBusyError) as e:
             log.info("no completion: %s", e)
             return ""
         except torch.OutOfMemoryError as e:
