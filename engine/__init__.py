@@ -1,18 +1,20 @@
 """In-process GPTQ engine for Llama / CodeLlama checkpoints."""
 
-from .config import ModelArgs, QuantConfig
+from .config import ModelArgs, QuantConfig, ServingConfig
 from .engine import Model
-from .errors import CheckpointError, EngineError, TokenizerMissingError
+from .errors import CheckpointError, EngineBusyError, EngineError, TokenizerMissingError
 from .loader import load_model
 from .sampler import SamplingParams
 
 __all__ = [
     "CheckpointError",
+    "EngineBusyError",
     "EngineError",
     "Model",
     "ModelArgs",
     "QuantConfig",
     "SamplingParams",
+    "ServingConfig",
     "TokenizerMissingError",
     "load_model",
 ]

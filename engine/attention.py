@@ -6,13 +6,46 @@ k, v [T, KVH, D]; H = G * KVH query heads share each KV head.
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
 from dataclasses import dataclass
+from types import ModuleType
 
 import torch
 import torch.nn.functional as F
 
 from .kv_cache import PagedKVCache
+
+log = logging.getLogger(__name__)
+DECODE_KERNELS = ("auto", "triton", "torch")
+
+
+@functools.cache
+def _paged_decode_module() -> ModuleType | Exception:
+    try:
+        from .kernels import paged_decode
+    except Exception as e:  # no Triton, or a broken install
+        return e
+    return paged_decode
+
+
+def triton_decode(choice: str, device: torch.device) -> ModuleType | None:
+    """The Triton decode kernel's module if `choice` picks it: "auto" = on CUDA when Triton imports.
+
+    "triton" off CUDA runs it under Triton's interpreter (slow; for tests).
+    """
+    if choice not in DECODE_KERNELS:
+        raise ValueError(f"unknown decode kernel {choice!r}; use one of {', '.join(DECODE_KERNELS)}")
+    if choice == "torch" or (choice == "auto" and device.type != "cuda"):
+        return None
+    module = _paged_decode_module()
+    if isinstance(module, Exception):
+        if choice == "triton":
+            raise RuntimeError(f"the Triton decode kernel failed to import: {module}") from module
+        log.warning("the Triton decode kernel failed to import (%s); decoding with torch", module)
+        return None
+    return module
 
 
 class CausalAttention:
@@ -38,12 +71,15 @@ class Segment:
 class PagedAttention:
     """Writes the step's keys/values into their slots, then attends over each sequence's blocks.
 
-    Single-token segments (decode) are attended together, padded to the longest; longer
-    segments (prompt chunks) one by one, causally, over their cached prefix and themselves.
+    Single-token segments (decode) are attended together: by the Triton kernel, which reads
+    each sequence's own blocks (`decode_kernel`, see `triton_decode`), or in torch, padded to
+    the longest and masked. Longer segments (prompt chunks) one by one, causally, over their
+    cached prefix and themselves.
     """
 
-    def __init__(self, cache: PagedKVCache, segments: list[Segment], device: torch.device):
+    def __init__(self, cache: PagedKVCache, segments: list[Segment], device: torch.device, decode_kernel: str = "auto"):
         self.cache = cache
+        self.kernel = triton_decode(decode_kernel, device)
         bs = cache.block_size
         slots = [seg.block_table[p // bs] * bs + p % bs for seg in segments for p in range(seg.start, seg.start + seg.n)]
         self.slots = torch.tensor(slots, dtype=torch.long, device=device)  # [T]
@@ -54,9 +90,11 @@ class PagedAttention:
             width = max(len(seg.block_table) for seg in decode)
             table = [seg.block_table + [0] * (width - len(seg.block_table)) for seg in decode]
             self.decode_rows = torch.tensor([seg.row for seg in decode], dtype=torch.long, device=device)  # [B]
-            self.decode_blocks = torch.tensor(table, dtype=torch.long, device=device)  # [B, nb]
-            lengths = torch.tensor([seg.start + 1 for seg in decode], device=device)
-            self.decode_visible = torch.arange(width * bs, device=device)[None, :] < lengths[:, None]  # [B, S]
+            index = torch.int32 if self.kernel else torch.long
+            self.decode_blocks = torch.tensor(table, dtype=index, device=device)  # [B, nb]
+            self.decode_lengths = torch.tensor([seg.start + 1 for seg in decode], dtype=index, device=device)  # [B]
+            if not self.kernel:
+                self.decode_visible = torch.arange(width * bs, device=device)[None, :] < self.decode_lengths[:, None]  # [B, S]
         self.prefill_blocks = {
             seg.row: torch.tensor(seg.block_table[: -(-(seg.start + seg.n) // bs)], dtype=torch.long, device=device)
             for seg in self.prefill
@@ -67,12 +105,12 @@ class PagedAttention:
         k_slots, v_slots = self.cache.keys[layer], self.cache.values[layer]
         k_slots.index_copy_(0, self.slots, k)
         v_slots.index_copy_(0, self.slots, v)
-        k_blocks, v_blocks = self.cache.blocks(layer)  # [num_blocks, bs, KVH, D]
         if not self.prefill:  # decode only: row i is sequence i
-            return self._decode(q, k_blocks, v_blocks)
+            return self._decode(layer, q)
         out = torch.empty_like(q)  # [T, H, D]
         if self.decode_rows is not None:
-            out[self.decode_rows] = self._decode(q[self.decode_rows], k_blocks, v_blocks)
+            out[self.decode_rows] = self._decode(layer, q[self.decode_rows])
+        k_blocks, v_blocks = self.cache.blocks(layer)  # [num_blocks, bs, KVH, D]
         for seg in self.prefill:
             rows = slice(seg.row, seg.row + seg.n)
             if seg.start == 0:  # nothing cached: the chunk attends to itself
@@ -91,9 +129,14 @@ class PagedAttention:
             out[rows] = o[0].transpose(0, 1)
         return out
 
-    def _decode(self, q: torch.Tensor, k_blocks: torch.Tensor, v_blocks: torch.Tensor) -> torch.Tensor:
+    def _decode(self, layer: int, q: torch.Tensor) -> torch.Tensor:
         """q [B, H, D] -> [B, H, D], each row over its own visible keys."""
         B, H, D = q.shape
+        if self.kernel:  # reads only each sequence's own blocks
+            k_slots, v_slots = self.cache.keys[layer], self.cache.values[layer]  # [slots, KVH, D]
+            bs = self.cache.block_size
+            return self.kernel.paged_decode_attention(q, k_slots, v_slots, self.decode_blocks, self.decode_lengths, bs, D**-0.5)
+        k_blocks, v_blocks = self.cache.blocks(layer)  # [num_blocks, bs, KVH, D]
         keys = k_blocks[self.decode_blocks].flatten(1, 2)  # [B, S, KVH, D]
         values = v_blocks[self.decode_blocks].flatten(1, 2)
         kvh = keys.shape[2]

@@ -77,6 +77,7 @@ class Model:
             "kvBlocksUsed": blocks.num_used,
             "kvBlocksCached": len(blocks.evictable),
             "blockSize": blocks.block_size,
+            "kvCacheBytes": self.kv_cache.nbytes(),
             "promptTokens": blocks.prompt_tokens,
             "reusedTokens": blocks.reused_tokens,
         }

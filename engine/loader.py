@@ -13,6 +13,7 @@ from .checkpoint import Checkpoint
 from .config import (
     ModelArgs,
     QuantConfig,
+    ServingConfig,
     parse_model_args,
     parse_quant_config,
     read_json,
@@ -20,8 +21,9 @@ from .config import (
 from .engine import Model
 from .errors import CheckpointError, EngineError
 from .hub import Progress, resolve_source
+from .kernels import check_or_fall_back, kernel_factory
 from .model import Transformer, rope_inverse_frequencies
-from .quant import QuantLinear, TorchKernel, default_g_idx, expected_shapes
+from .quant import QuantLinear, default_g_idx, expected_shapes
 from .tokenizer import load_tokenizer
 
 log = logging.getLogger(__name__)
@@ -70,8 +72,9 @@ def available_memory(device: torch.device) -> int:
 class _Loader:
     """Builds the Transformer's modules from checkpoint tensors, checking every shape."""
 
-    def __init__(self, ckpt: Checkpoint, args: ModelArgs, quant: QuantConfig | None, device: torch.device, dtype: torch.dtype):
+    def __init__(self, ckpt: Checkpoint, args: ModelArgs, quant: QuantConfig | None, device: torch.device, dtype: torch.dtype, kernel: str = "auto"):
         self.ckpt, self.args, self.quant, self.device, self.dtype = ckpt, args, quant, device, dtype
+        self.make_kernel = kernel_factory(kernel, device)
         # Dequantized weights are cached while they fit in half of the memory free now.
         self.cache_budget = available_memory(device) // 2
 
@@ -113,7 +116,7 @@ class _Loader:
             g_idx=g_idx,
             bias=bias,
             compute_dtype=self.dtype,
-            kernel=TorchKernel(cache=cache),
+            kernel=self.make_kernel(cache),
         )
 
     def norm(self, module: nn.Module, name: str) -> None:
@@ -167,21 +170,31 @@ def load_model(
     device: str | torch.device = "cpu",
     dtype: str | torch.dtype | None = None,
     progress: Progress | None = None,
+    kernel: str = "auto",
+    checkpoint: Checkpoint | None = None,
+    serving: ServingConfig = ServingConfig(),
 ) -> Model:
-    """Load a GPTQ or fp16/bf16 Llama checkpoint from a folder, a hub id, or "demo"."""
+    """Load a GPTQ or fp16/bf16 Llama checkpoint from a folder, a hub id, or "demo".
+
+    kernel: GPTQ kernel, "auto" (Triton on CUDA when it imports, else torch), "triton" or "torch".
+    checkpoint: read tensors from this instead of the folder's safetensors (the folder still
+    gives config and tokenizer; benchmarks pass random weights made on the device).
+    serving: batching and KV-cache budget (`ServingConfig`).
+    """
     dev = parse_device(device)
     folder = resolve_source(source, revision, progress)
     cfg = read_json(folder / "config.json")
     args = parse_model_args(cfg, str(folder / "config.json"))
     quant = parse_quant_config(folder, cfg)
     compute_dtype = parse_dtype(dtype, dev, args)
-    ckpt = Checkpoint(folder)
+    ckpt = checkpoint if checkpoint is not None else Checkpoint(folder)
     log.info("loading %s (%s) on %s as %s", folder, quant or "unquantized", dev, compute_dtype)
     try:
-        transformer = _Loader(ckpt, args, quant, dev, compute_dtype).build(progress)
+        transformer = _Loader(ckpt, args, quant, dev, compute_dtype, kernel).build(progress)
     except torch.OutOfMemoryError:
         raise EngineError(f"out of memory loading {source} on {dev}; try a smaller branch (3-bit) or another GPU") from None
     finally:
         ckpt.close()
+    check_or_fall_back(transformer, kernel)
     tokenizer = load_tokenizer(folder)
-    return Model(transformer, tokenizer, eos_ids(folder, args, tokenizer), dev, compute_dtype, str(source))
+    return Model(transformer, tokenizer, eos_ids(folder, args, tokenizer), dev, compute_dtype, str(source), serving)

@@ -13,8 +13,9 @@ from .sequence import Sequence
 
 
 class ModelRunner:
-    def __init__(self, transformer: Transformer, cache: PagedKVCache, device: torch.device):
+    def __init__(self, transformer: Transformer, cache: PagedKVCache, device: torch.device, decode_kernel: str = "auto"):
         self.transformer, self.cache, self.device = transformer, cache, device
+        self.decode_kernel = decode_kernel  # PagedAttention's: "auto", "triton" or "torch"
 
     def forward(self, tokens: torch.Tensor, positions: torch.Tensor, attend: Attend, logit_rows: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
@@ -36,7 +37,7 @@ class ModelRunner:
                 rows.append(len(tokens) - 1)
                 finishing.append(seq)
         as_tensor = lambda values: torch.tensor(values, dtype=torch.long, device=self.device)  # noqa: E731
-        attend = PagedAttention(self.cache, segments, self.device)
+        attend = PagedAttention(self.cache, segments, self.device, self.decode_kernel)
         logits = self.forward(as_tensor(tokens), as_tensor(positions), attend, as_tensor(rows))  # [R, vocab]
         return dict(zip((seq.id for seq in finishing), self.sample(finishing, logits)))
 

@@ -79,12 +79,15 @@ class QuantLinear(nn.Module):
         self.register_buffer("scales", scales)
         self.register_buffer("g_idx", g_idx)
         self.register_buffer("bias", None if bias is None else bias.to(compute_dtype))
+        self.register_buffer("perm", None)  # [K] when a kernel sorted the rows: row k holds input perm[k]
         self.kernel = kernel
         kernel.prepare(self)
 
     def dequantize(self) -> torch.Tensor:
-        """W [K, N] in the compute dtype."""
+        """W [K, N] in the compute dtype, rows in input order."""
         w = dequantize(self.qweight, self.qzeros, self.scales, self.g_idx, self.quant)
+        if self.perm is not None:
+            w = torch.empty_like(w).index_copy_(0, self.perm, w)
         return w.to(self.compute_dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

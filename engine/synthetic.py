@@ -125,11 +125,77 @@ def write_checkpoint(folder: Path, spec: SyntheticSpec, quant: QuantConfig | Non
     plain("lm_head.weight", torch.randn(spec.vocab_size, spec.dim, generator=gen) / spec.dim**0.5)
 
     save_file(stored, str(folder / "model.safetensors"), metadata={"format": "pt"})
-    dtype_name = str(dtype).removeprefix("torch.")
-    config = spec.config_json(dtype_name)
+    write_config(folder, spec, quant, dtype)
+    return exact
+
+
+def write_config(folder: Path, spec: SyntheticSpec, quant: QuantConfig | None, dtype: torch.dtype = torch.float16, **extra) -> None:
+    """config.json (+ quantize_config.json) for `spec`; `extra` overrides config.json fields."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config = spec.config_json(str(dtype).removeprefix("torch.")) | extra
     if quant is not None:
         q = asdict(quant) | {"quant_method": "gptq", "damp_percent": 0.1}
         config["quantization_config"] = q
         (folder / "quantize_config.json").write_text(json.dumps(q, indent=2) + "\n")
     (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    return exact
+
+
+class RandomWeights:
+    """`write_checkpoint`'s tensors (names, shapes, dtypes) made at random directly on `device`.
+
+    Nothing touches the disk; packed words are random bits, so a forward costs what the real
+    checkpoint's does. Pass as `load_model(folder, checkpoint=RandomWeights(...))` with a
+    folder holding `write_config`'s files.
+    """
+
+    def __init__(self, spec: SyntheticSpec, quant: QuantConfig | None, device: torch.device | str, seed: int = 0):
+        self.spec, self.quant, self.device = spec, quant, torch.device(device)
+        self.folder = Path("<random weights>")
+        self.tensor_file: dict[str, Path] = {}
+        self.gen = torch.Generator(device=self.device).manual_seed(seed)
+        names = {"model.embed_tokens.weight", "model.norm.weight", "lm_head.weight"}
+        for i in range(spec.n_layers):
+            prefix = f"model.layers.{i}"
+            names |= {f"{prefix}.input_layernorm.weight", f"{prefix}.post_attention_layernorm.weight"}
+            for path in LINEAR_SHAPES:
+                keys = ("weight",) if quant is None else ("qweight", "qzeros", "scales", "g_idx") + (("bias",) if spec.bias else ())
+                names |= {f"{prefix}.{path}.{key}" for key in keys}
+        self.names = names
+
+    def has(self, name: str) -> bool:
+        return name in self.names
+
+    def expect(self, name: str, shape: tuple[int, ...], device: torch.device | str | None = None) -> torch.Tensor:
+        assert name in self.names, name
+        return self._make(name, tuple(shape))
+
+    def close(self) -> None:
+        pass
+
+    def _randn(self, shape: tuple[int, ...]) -> torch.Tensor:
+        return torch.randn(shape, generator=self.gen, device=self.device)
+
+    def _make(self, name: str, shape: tuple[int, ...]) -> torch.Tensor:
+        kw = {"generator": self.gen, "device": self.device}
+        key = name.rsplit(".", 1)[1]
+        if key == "weight":
+            if "norm" in name:
+                return (1 + 0.1 * self._randn(shape)).half()
+            return (self._randn(shape) / (1 if "embed" in name else shape[1] ** 0.5)).half()
+        if key == "bias":
+            return (0.02 * self._randn(shape)).half()
+        q, k = self.quant, LINEAR_SHAPES[name.split(".", 3)[3].rsplit(".", 1)[0]](self.spec)[0]
+        if key == "qweight" or (key == "qzeros" and not q.sym):
+            return torch.randint(-(2**31), 2**31, shape, dtype=torch.int32, **kw)
+        if key == "qzeros":  # symmetric: every zero-point 2**(bits-1), stored as GPTQ stores it
+            zeros = torch.full((1, 32), 1 << (q.bits - 1), dtype=torch.int64)
+            zeros = shift_zeros(zeros, q.bits, -1) if q.zeros_stored_minus_one else zeros
+            return pack(zeros, q.bits, dim=1).to(self.device).repeat(shape[0], shape[1] // q.bits)
+        if key == "scales":
+            top = 1 << q.bits
+            return ((torch.rand(shape, **kw) + 0.5) * (2.0 / (top * k**0.5))).half()
+        assert key == "g_idx", name
+        g_idx = torch.arange(k, device=self.device) // q.group_size if q.group_size > 0 else torch.zeros(k, device=self.device)
+        if q.desc_act and q.group_size > 0:
+            g_idx = g_idx[torch.randperm(k, **kw)]
+        return g_idx.to(torch.int32)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import Callable
 
-from codellama_lsp.engine import EngineError, Model, load_model
+from codellama_lsp.engine import EngineError, Model, ServingConfig, load_model
 
 from .options import Options
 
@@ -59,6 +59,7 @@ class ModelHost:
                     revision=options.revision,
                     device=resolve_device(options.device),
                     progress=threadsafe_progress,
+                    serving=ServingConfig(kv_cache_bytes=options.kvCacheBytes),
                 )
             except asyncio.CancelledError:
                 raise

@@ -49,15 +49,16 @@ class Options:
     systemPrompt: str | None = None
     enabledLanguages: tuple[str, ...] = ("*",)
     otherFiles: int = 3  # other open files (most recently used) excerpted when the budget allows
+    kvCacheBytes: int = 0  # the engine's KV cache; 0 = most of the GPU memory left after the weights
     inline: GenerationOptions = INLINE_DEFAULTS
     actions: GenerationOptions = ACTION_DEFAULTS
 
     def language_enabled(self, language_id: str) -> bool:
         return "*" in self.enabledLanguages or language_id in self.enabledLanguages
 
-    def model_key(self) -> tuple[str, str | None, str]:
+    def model_key(self) -> tuple[str, str | None, str, int]:
         """Changing any of these reloads the model."""
-        return (self.model, self.revision, self.device)
+        return (self.model, self.revision, self.device, self.kvCacheBytes)
 
 
 def _check_generation(name: str, raw: Any, defaults: GenerationOptions, errors: list[str]) -> GenerationOptions:
@@ -111,6 +112,7 @@ def parse_options(raw: Any, base: Options = Options()) -> tuple[Options, list[st
     take("contextTokens", lambda v: isinstance(v, int) and not isinstance(v, bool) and 512 <= v <= MAX_CONTEXT_TOKENS, f"an integer from 512 to {MAX_CONTEXT_TOKENS}")
     take("systemPrompt", lambda v: isinstance(v, str), "a string")
     take("enabledLanguages", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of language ids", tuple)
+    take("kvCacheBytes", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a number of bytes (0 = automatic)")
     take("otherFiles", lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 20, "an integer from 0 to 20")
     if "revision" in raw and raw["revision"] is None:
         values["revision"] = None

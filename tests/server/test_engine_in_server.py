@@ -16,6 +16,7 @@ from tests.server.conftest import CAPABILITIES, KNOWN_ANSWER, SERVER, open_docum
 SOURCE = "def add(a, b):\n    \n"
 URI = "file:///ws/add.py"
 INLINE_TOKENS = 600
+KV_BYTES = 6_000_000
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def endless_model(tmp_path_factory):
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
 async def endless(lsp_client: LanguageClient, endless_model):
-    options = settings(endless_model, inline={"maxNewTokens": INLINE_TOKENS, "temperature": 0})
+    options = settings(endless_model, inline={"maxNewTokens": INLINE_TOKENS, "temperature": 0}, kvCacheBytes=KV_BYTES)
     await lsp_client.initialize_session(lsp.InitializeParams(capabilities=CAPABILITIES, initialization_options=options))
     await wait_for_model(lsp_client)
     open_document(lsp_client, URI, SOURCE)
@@ -62,12 +63,15 @@ async def test_status_reports_the_model_and_an_idle_engine(endless: LanguageClie
     engine = s["engine"]
     assert engine["running"] == engine["waiting"] == engine["kvBlocksUsed"] == 0
     assert engine["kvBlocks"] > 0 and engine["blockSize"] == 16
+    block_bytes = engine["kvCacheBytes"] // engine["kvBlocks"]
+    assert KV_BYTES - block_bytes < engine["kvCacheBytes"] <= KV_BYTES  # the configured budget, in whole blocks
 
 
 async def test_a_newer_inline_request_aborts_the_older_and_frees_its_kv(endless: LanguageClient):
     client = endless
     first = inline(client)
-    busy = await engine_when(client, lambda e: e["running"] == 1 and e["kvBlocksUsed"] > 0, "the first request to run")
+    decoding = lambda e: e["running"] == 1 and e["kvBlocksUsed"] * e["blockSize"] > e["promptTokens"] + e["blockSize"]  # noqa: E731
+    busy = await engine_when(client, decoding, "the first request to decode past its prompt")
     second = inline(client)  # same document: the first one is cancelled in the engine
     try:
         await first
