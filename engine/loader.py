@@ -18,6 +18,7 @@ from .config import (
     parse_quant_config,
     read_json,
 )
+from .dense import Dense
 from .engine import Model
 from .errors import CheckpointError, EngineError
 from .hub import Progress, resolve_source
@@ -90,11 +91,8 @@ class _Loader:
         bias = self.optional(f"{prefix}.bias", (n,))
         if self.quant is not None and self.ckpt.has(f"{prefix}.qweight"):
             return self.quant_linear(prefix, k, n, bias)
-        linear = nn.Linear(k, n, bias=bias is not None, device="meta")
-        linear.weight = nn.Parameter(self.tensor(f"{prefix}.weight", (n, k), self.dtype), requires_grad=False)
-        if bias is not None:
-            linear.bias = nn.Parameter(bias, requires_grad=False)
-        return linear
+        wide = prefix == "lm_head" and self.device.type == "cpu"
+        return Dense(self.tensor(f"{prefix}.weight", (n, k), self.dtype), bias, keep_rows_layout=wide)
 
     def quant_linear(self, prefix: str, k: int, n: int, bias: torch.Tensor | None) -> QuantLinear:
         quant, shapes = self.quant, expected_shapes(self.quant, k, n)
@@ -140,8 +138,7 @@ class _Loader:
                 progress(f"Loading layer {i + 1}/{a.n_layers}", (i + 1) / a.n_layers)
         self.norm(model.norm, "model.norm.weight")
         if a.tie_word_embeddings and not self.ckpt.has("lm_head.weight"):
-            model.lm_head = nn.Linear(a.dim, a.vocab_size, bias=False, device="meta")
-            model.lm_head.weight = model.embed_tokens.weight
+            model.lm_head = Dense(model.embed_tokens.weight, keep_rows_layout=self.device.type == "cpu")
         else:
             model.lm_head = self.linear("lm_head", model.lm_head)
         model.inv_freq = rope_inverse_frequencies(a).to(self.device)

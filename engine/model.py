@@ -27,9 +27,10 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x32 = x.float()
-        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * x32.to(x.dtype)
+        if x.dtype == torch.float32:
+            return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
+        normed = F.rms_norm(x.float(), (x.shape[-1],), eps=self.eps)  # x / sqrt(mean(x^2) + eps), in float32
+        return self.weight * normed.to(x.dtype)
 
 
 def rope_inverse_frequencies(args: ModelArgs) -> torch.Tensor:
@@ -51,17 +52,18 @@ def rope_inverse_frequencies(args: ModelArgs) -> torch.Tensor:
 
 
 def rope_cos_sin(inv_freq: torch.Tensor, positions: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """positions [T] -> cos, sin [T, D] (half-rotation layout, as the checkpoints store q/k)."""
+    """positions [T] -> cos, signed sin [T, 1, D] (half-rotation layout, as the checkpoints store q/k).
+
+    The sin's first half is negated, so rotating is x * cos + roll(x, D/2) * sin.
+    """
     angles = positions.float()[:, None] * inv_freq[None, :]  # [T, D/2]
-    angles = torch.cat([angles, angles], dim=-1)  # [T, D]
-    return angles.cos().to(dtype), angles.sin().to(dtype)
+    cos, sin = angles.cos(), angles.sin()
+    return torch.cat([cos, cos], -1)[:, None].to(dtype), torch.cat([-sin, sin], -1)[:, None].to(dtype)
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """x [T, H, D] rotated by each token's position (cos, sin [T, D])."""
-    x1, x2 = x.chunk(2, dim=-1)
-    rotated = torch.cat([-x2, x1], dim=-1)
-    return x * cos[:, None] + rotated * sin[:, None]
+    """x [T, H, D] rotated by each token's position: (x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin)."""
+    return x * cos + x.roll(x.shape[-1] // 2, dims=-1) * sin
 
 
 class Attention(nn.Module):
