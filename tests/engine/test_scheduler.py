@@ -7,7 +7,7 @@ from codellama_lsp.engine.block_manager import BlockManager
 from codellama_lsp.engine.errors import EngineBusyError
 from codellama_lsp.engine.sampler import SamplingParams
 from codellama_lsp.engine.scheduler import Scheduler
-from codellama_lsp.engine.sequence import Finish, Priority, Sequence, Status
+from codellama_lsp.engine.sequence import Priority, Sequence, Status
 
 BS = 4
 

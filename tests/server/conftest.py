@@ -46,6 +46,14 @@ def known_model(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def endless_model(tmp_path_factory) -> Path:
+    """Like `known_model`, but the answer repeats instead of ending (for long generations)."""
+    folder = tmp_path_factory.mktemp("endless")
+    write_known_answer_checkpoint(folder, KNOWN_ANSWER, endless=True)
+    return folder
+
+
 def settings(model: Path | str, **extra) -> dict:
     return {"codellama": {"model": str(model), "device": "cpu", **extra}}
 

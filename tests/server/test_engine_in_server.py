@@ -5,25 +5,16 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from tests.fixtures.known_answer import write_known_answer_checkpoint
 from tests.server.conftest import CAPABILITIES, KNOWN_ANSWER, SERVER, open_document, pos, settings, wait_for_model
 
 SOURCE = "def add(a, b):\n    \n"
 URI = "file:///ws/add.py"
 INLINE_TOKENS = 600
 KV_BYTES = 6_000_000
-
-
-@pytest.fixture(scope="module")
-def endless_model(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("endless")
-    write_known_answer_checkpoint(folder, KNOWN_ANSWER, endless=True)
-    return folder
 
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))

@@ -9,7 +9,6 @@ import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from tests.fixtures.known_answer import write_known_answer_checkpoint
 from tests.server.conftest import (
     CAPABILITIES,
     FAULTY_SERVER,
@@ -82,13 +81,6 @@ async def test_failed_model_load_is_reported_once(broken: LanguageClient):
     failures = [m for m in client.messages if "could not load" in m.message]
     assert len(failures) == 1 and failures[0].type == lsp.MessageType.Error
     assert "no such folder" in failures[0].message
-
-
-@pytest.fixture(scope="module")
-def endless_model(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("endless")
-    write_known_answer_checkpoint(folder, KNOWN_ANSWER, endless=True)
-    return folder
 
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
