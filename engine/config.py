@@ -79,10 +79,13 @@ class ServingConfig:
     max_batch: int = 16  # sequences decoded together
     step_tokens: int = 512  # tokens per step: the prompt chunk a waiting ghost-text request can be held behind
     max_waiting: int = 64  # queued requests past which new ones are refused as busy
+    decode_graphs: str = "auto"  # decode steps from CUDA graphs: "auto" (on CUDA), "on" (a CPU runs the static step eagerly), "off"
 
     def __post_init__(self) -> None:
         if self.kv_cache_bytes < 0 or not 0 < self.kv_cache_fraction <= 1:
             raise ValueError("kv_cache_bytes must be >= 0 and kv_cache_fraction in (0, 1]")
+        if self.decode_graphs not in ("auto", "on", "off"):
+            raise ValueError("decode_graphs must be 'auto', 'on' or 'off'")
         if self.block_size < 1 or self.max_batch < 1 or self.step_tokens <= self.max_batch or self.max_waiting < 1:
             raise ValueError("block_size, max_batch and max_waiting must be positive and step_tokens > max_batch")
 

@@ -16,6 +16,7 @@ import torch
 
 from .block_manager import BlockManager
 from .config import ModelArgs, ServingConfig
+from .decode_graphs import DecodeGraphs
 from .kv_cache import PagedKVCache, kv_cache_blocks
 from .model import Transformer
 from .model_runner import ModelRunner
@@ -51,11 +52,14 @@ class Model:
             from .loader import available_memory as measure
 
             available_memory = measure(device)
-        num_blocks = kv_cache_blocks(self.args, dtype, device, serving, available_memory)
-        self.kv_cache = PagedKVCache(self.args, num_blocks, serving.block_size, device, dtype)
+        num_blocks = kv_cache_blocks(self.args, dtype, device, serving, available_memory) - 1  # the last: scratch
+        self.kv_cache = PagedKVCache(self.args, num_blocks + 1, serving.block_size, device, dtype)
         self.blocks = BlockManager(num_blocks, serving.block_size)
         self.scheduler = Scheduler(self.blocks, serving.max_batch, serving.step_tokens, serving.max_waiting)
-        self.runner = ModelRunner(transformer, self.kv_cache, device)
+        graphs = None
+        if serving.decode_graphs == "on" or (serving.decode_graphs == "auto" and device.type == "cuda"):
+            graphs = DecodeGraphs(transformer, self.kv_cache, num_blocks, device, capture=device.type == "cuda")
+        self.runner = ModelRunner(transformer, self.kv_cache, device, graphs=graphs)
         self.loop = StepLoop(self.scheduler, self.runner)
 
     @property

@@ -30,7 +30,8 @@ class PagedKVCache:
 
 
 def kv_cache_blocks(args: ModelArgs, dtype: torch.dtype, device: torch.device, config: ServingConfig, available: int) -> int:
-    """Blocks for the configured budget, or a share of `available` bytes; never less than one full-length sequence."""
+    """Blocks for the configured budget, or a share of `available` bytes; never less than one full-length
+    sequence plus the scratch block that padded decode rows write to."""
     block_bytes = config.block_size * bytes_per_token(args, dtype)
     if config.kv_cache_bytes:
         budget = config.kv_cache_bytes
@@ -38,7 +39,7 @@ def kv_cache_blocks(args: ModelArgs, dtype: torch.dtype, device: torch.device, c
         budget = int(available * config.kv_cache_fraction)
     else:  # host memory is shared with everything else; the cache is zero-filled up front
         budget = min(available // 8, 4 * args.max_seq_len * bytes_per_token(args, dtype))
-    blocks = max(budget // block_bytes, 1)
+    blocks = max(budget // block_bytes, 2)
     if not config.kv_cache_bytes:
-        blocks = max(blocks, -(-args.max_seq_len // config.block_size))
+        blocks = max(blocks, -(-args.max_seq_len // config.block_size) + 1)
     return blocks

@@ -129,15 +129,15 @@ async def test_cancelling_a_stream_frees_its_blocks_at_once(chat_model):
 def test_the_kv_budget_is_respected_and_overflowing_requests_still_finish(chat_model, batch_sizes):
     per_block = 16 * bytes_per_token(chat_model.args, chat_model.dtype)
     model = rebuilt(chat_model, kv_cache_bytes=12 * per_block, block_size=16)
-    assert model.blocks.num_blocks == 12 and model.kv_cache.nbytes() <= 12 * per_block
+    assert model.blocks.num_blocks == 11 and model.kv_cache.nbytes() == 12 * per_block  # + the scratch block
     peak = []
     run = model.runner.run
     model.runner.run = lambda step: (peak.append(model.blocks.num_used), run(step))[1]
-    prompts = [prompt(60, s) for s in range(4)]  # each needs 5 blocks with its answer: 20 > 12
+    prompts = [prompt(60, s) for s in range(4)]  # each needs 5 blocks with its answer: 20 > 11
     params = SamplingParams(max_new_tokens=16)
     alone = [chat_model.generate_ids(p, params) for p in prompts]
     assert run_together(model, prompts, params) == alone
-    assert max(peak) <= 12
+    assert max(peak) <= 11
     with pytest.raises(ValueError, match="KV cache"):
         model.generate_ids(prompt(150, 1), SamplingParams(max_new_tokens=100))
 
