@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 from codellama_lsp.engine import QuantConfig, SamplingParams, load_model
 from codellama_lsp.engine.kernels import kernel_factory
+from codellama_lsp.engine.kv_cache import bytes_per_token
 from codellama_lsp.engine.quant import QuantLinear, TorchKernel
 from codellama_lsp.engine.synthetic import RandomWeights, SyntheticSpec, write_config
 
@@ -66,10 +67,6 @@ def matmul_peak(device: torch.device, dtype: torch.dtype) -> float:
     a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
     a @ b
     return 2 * n**3 / min(timed(device, lambda: a @ b, 5) for _ in range(3))
-
-
-def kv_bytes_per_token(spec: SyntheticSpec, dtype: torch.dtype) -> int:
-    return 2 * spec.n_layers * spec.n_kv_heads * spec.head_dim * torch.finfo(dtype).bits // 8
 
 
 def weight_bytes(model) -> int:
@@ -132,7 +129,7 @@ def run_variant(opts: argparse.Namespace, variant: str, kernel: str) -> dict:
         prompt = torch.randint(3, 32000, (n_prompt,), generator=gen).tolist()  # fresh: no prefix-cache reuse
         return model.generate_ids(prompt, SamplingParams(max_new_tokens=n_new))
 
-    row["weight_bytes"], row["kv_bytes_per_token"] = weight_bytes(model), kv_bytes_per_token(spec, dtype)
+    row["weight_bytes"], row["kv_bytes_per_token"] = weight_bytes(model), bytes_per_token(model.args, model.dtype)
     run(600, 2)  # compile: prefill (two chunk sizes) and decode
     fused = next((m.kernel for m in model.transformer.modules() if isinstance(m, QuantLinear)), None)
     modes = ("fused", "dequant") if getattr(fused, "name", "") == "triton" else ("torch",)

@@ -18,6 +18,7 @@ from .block_manager import BlockManager
 from .config import ModelArgs, ServingConfig
 from .decode_graphs import DecodeGraphs
 from .kv_cache import PagedKVCache, kv_cache_blocks
+from .kv_cache import available_memory as measure_free_memory
 from .model import Transformer
 from .model_runner import ModelRunner
 from .sampler import SamplingParams, make_generator
@@ -49,9 +50,7 @@ class Model:
         self.eos_token_ids = eos_token_ids
         self.device, self.dtype, self.source, self.serving = device, dtype, source, serving
         if available_memory is None:
-            from .loader import available_memory as measure
-
-            available_memory = measure(device)
+            available_memory = measure_free_memory(device)
         num_blocks = kv_cache_blocks(self.args, dtype, device, serving, available_memory) - 1  # the last: scratch
         self.kv_cache = PagedKVCache(self.args, num_blocks + 1, serving.block_size, device, dtype)
         self.blocks = BlockManager(num_blocks, serving.block_size)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from .config import ModelArgs, ServingConfig
@@ -27,6 +29,18 @@ class PagedKVCache:
         """Keys, values of one layer as [num_blocks, bs, KVH, D]."""
         k, v = self.keys[layer], self.values[layer]
         return k.view(self.num_blocks, self.block_size, *k.shape[1:]), v.view(self.num_blocks, self.block_size, *v.shape[1:])
+
+
+def available_memory(device: torch.device) -> int:
+    """Bytes free on the device now (a generous guess if the OS won't say)."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo") as f:
+            info = dict(line.split(":", 1) for line in f)
+        return int(info["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
 
 
 def kv_cache_blocks(args: ModelArgs, dtype: torch.dtype, device: torch.device, config: ServingConfig, available: int) -> int:

@@ -22,6 +22,7 @@ from .dense import Dense
 from .engine import Model
 from .errors import CheckpointError, EngineError
 from .hub import Progress, resolve_source
+from .kv_cache import available_memory
 from .kernels import check_or_fall_back, kernel_factory
 from .model import Transformer, rope_inverse_frequencies
 from .quant import QuantLinear, default_g_idx, expected_shapes
@@ -56,18 +57,6 @@ def parse_dtype(dtype: str | torch.dtype | None, device: torch.device, args: Mod
     if dtype not in DTYPES:
         raise EngineError(f"unknown dtype {dtype!r}; use one of {sorted(DTYPES)}")
     return DTYPES[dtype]
-
-
-def available_memory(device: torch.device) -> int:
-    """Bytes free on the device now (a generous guess if the OS won't say)."""
-    if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
-    try:
-        with open("/proc/meminfo") as f:
-            info = dict(line.split(":", 1) for line in f)
-        return int(info["MemAvailable"].split()[0]) * 1024
-    except (OSError, KeyError, ValueError):
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
 
 
 class _Loader:

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { COMMANDS } from "../src/commandIds";
 import { CLIENT_ONLY_KEYS, serverSettings } from "../src/settings";
+import { SERVER_DEFAULTS } from "./serverDefaults";
 
 interface Manifest {
   contributes: { configuration: { properties: Record<string, { default: unknown; markdownDescription?: string }> }; commands: { command: string }[] };
@@ -15,18 +16,7 @@ const defaults = (key: string): unknown => properties[`codellama.${key}`]?.defau
 
 describe("package.json", () => {
   it("contributes the server's settings with the server's defaults", () => {
-    assert.deepEqual(serverSettings(defaults), {
-      model: "TheBloke/CodeLlama-70B-Instruct-GPTQ",
-      revision: null,
-      device: "auto",
-      contextTokens: 4096,
-      systemPrompt: null,
-      enabledLanguages: ["*"],
-      otherFiles: 3,
-      kvCacheBytes: 0,
-      inline: { maxNewTokens: 128, temperature: 0.2, topP: 0.9, topK: 0, repetitionPenalty: 1.0 },
-      actions: { maxNewTokens: 400, temperature: 0.7, topP: 0.95, topK: 40, repetitionPenalty: 1.1 },
-    });
+    assert.deepEqual(serverSettings(defaults), SERVER_DEFAULTS);
   });
 
   it("sends every contributed setting but the client-only ones", () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { needsRestart, serverSettings, settingsPayload } from "../src/settings";
+import { SERVER_DEFAULTS } from "./serverDefaults";
 
 /** A reader over dotted keys, as `workspace.getConfiguration("codellama").get` reads them. */
 function reader(values: Record<string, unknown>): (key: string) => unknown {
@@ -31,18 +32,7 @@ const DEFAULTS = {
 
 describe("serverSettings", () => {
   it("maps the contributed defaults to the server's section, nested, without serverCommand", () => {
-    assert.deepEqual(serverSettings(reader(DEFAULTS)), {
-      model: "TheBloke/CodeLlama-70B-Instruct-GPTQ",
-      revision: null,
-      device: "auto",
-      contextTokens: 4096,
-      systemPrompt: null,
-      enabledLanguages: ["*"],
-      otherFiles: 3,
-      kvCacheBytes: 0,
-      inline: { maxNewTokens: 128, temperature: 0.2, topP: 0.9, topK: 0, repetitionPenalty: 1.0 },
-      actions: { maxNewTokens: 400, temperature: 0.7, topP: 0.95, topK: 40, repetitionPenalty: 1.1 },
-    });
+    assert.deepEqual(serverSettings(reader(DEFAULTS)), SERVER_DEFAULTS);
   });
 
   it("wraps the section under its name for initializationOptions and didChangeConfiguration", () => {
