@@ -26,13 +26,16 @@ import traceback
 from pathlib import Path
 
 import torch
+
 from codellama_lsp.engine import QuantConfig, SamplingParams, load_model
 from codellama_lsp.engine.kernels import kernel_factory
 from codellama_lsp.engine.kv_cache import bytes_per_token
 from codellama_lsp.engine.quant import QuantLinear, TorchKernel
 from codellama_lsp.engine.synthetic import RandomWeights, SyntheticSpec, write_config
 
-CODELLAMA_70B = SyntheticSpec(vocab_size=32016, dim=8192, n_layers=80, n_heads=64, n_kv_heads=8, intermediate_size=28672)
+CODELLAMA_70B = SyntheticSpec(
+    vocab_size=32016, dim=8192, n_layers=80, n_heads=64, n_kv_heads=8, intermediate_size=28672
+)
 SMALL = SyntheticSpec(vocab_size=32016, dim=1024, n_layers=80, n_heads=8, n_kv_heads=1, intermediate_size=3584)
 VARIANTS = ("4:-1", "4:128", "4:32", "3:128")
 ROW = "BENCH_ROW "  # a child's result line
@@ -84,7 +87,11 @@ def weight_bytes(model) -> int:
 
 
 def prefill_flop(spec: SyntheticSpec, tokens: int) -> float:
-    linear = spec.n_layers * spec.dim * (2 * spec.n_heads * spec.head_dim + 2 * spec.n_kv_heads * spec.head_dim + 3 * spec.intermediate_size)
+    linear = (
+        spec.n_layers
+        * spec.dim
+        * (2 * spec.n_heads * spec.head_dim + 2 * spec.n_kv_heads * spec.head_dim + 3 * spec.intermediate_size)
+    )
     attention = 2 * tokens * tokens * spec.n_heads * spec.head_dim * spec.n_layers  # causal QK^T and PV
     return 2 * linear * tokens + attention + 2 * spec.dim * spec.vocab_size
 
@@ -94,10 +101,17 @@ def check_layer(spec: SyntheticSpec, quant: QuantConfig, kernel: str, device: to
     weights = RandomWeights(spec, quant, device, seed=1)
     prefix, k, n = "model.layers.0.mlp.down_proj", spec.intermediate_size, spec.dim
     g = quant.n_groups(k)
-    shapes = {"qweight": (k * quant.bits // 32, n), "qzeros": (g, n * quant.bits // 32), "scales": (g, n), "g_idx": (k,)}
+    shapes = {
+        "qweight": (k * quant.bits // 32, n),
+        "qzeros": (g, n * quant.bits // 32),
+        "scales": (g, n),
+        "g_idx": (k,),
+    }
     t = {key: weights.expect(f"{prefix}.{key}", shape) for key, shape in shapes.items()}
     ref = QuantLinear(quant, t["qweight"], t["qzeros"], t["scales"], t["g_idx"], None, dtype, TorchKernel(cache=False))
-    fast = QuantLinear(quant, t["qweight"], t["qzeros"], t["scales"], t["g_idx"], None, dtype, kernel_factory(kernel, device)(False))
+    fast = QuantLinear(
+        quant, t["qweight"], t["qzeros"], t["scales"], t["g_idx"], None, dtype, kernel_factory(kernel, device)(False)
+    )
     errors = []
     for rows in (1, 4, 512):
         x = torch.randn(rows, k, device=device, dtype=dtype)
@@ -159,7 +173,9 @@ def run_variant(opts: argparse.Namespace, variant: str, kernel: str) -> dict:
 def child(opts: argparse.Namespace, variant: str, kernel: str, timeout: float) -> dict:
     """Run one variant in a fresh process; on failure, the error as the row."""
     cmd = [sys.executable, __file__, "--child", variant, "--kernel", kernel, "--layers", str(opts.layers)]
-    cmd += ["--contexts", ",".join(map(str, opts.contexts)), "--decode-tokens", str(opts.decode_tokens)] + (["--small"] if opts.small else [])
+    cmd += ["--contexts", ",".join(map(str, opts.contexts)), "--decode-tokens", str(opts.decode_tokens)] + (
+        ["--small"] if opts.small else []
+    )
     try:
         done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, timeout=max(timeout, 10), check=False)
     except subprocess.TimeoutExpired:
@@ -192,12 +208,18 @@ def table(opts, rows: list[dict], bandwidth: float, peak: float) -> None:
         w, kv = r["weight_bytes"], r["kv_bytes_per_token"]
         add("weight bytes read per token", f"{w / gb:.2f} GB (+ {kv:,} B KV per context token)")
         for ctx in opts.contexts:
-            add(f"decode tok/s, batch 1, {ctx} context (floor)", fmt_ratio(r[f"decode_{ctx}_tok_s"], bandwidth / (w + kv * ctx), "tok/s"))
+            add(
+                f"decode tok/s, batch 1, {ctx} context (floor)",
+                fmt_ratio(r[f"decode_{ctx}_tok_s"], bandwidth / (w + kv * ctx), "tok/s"),
+            )
         flop = prefill_flop(r["spec"], opts.contexts[0]) if "spec" in r else 0.0
         for mode in ("fused", "dequant", "torch"):
             if f"first_token_{mode}_s" in r:
                 s = r[f"first_token_{mode}_s"]
-                add(f"first token, {opts.contexts[0]} prompt ({mode})", f"{s:.3f} s ({flop / s / peak:.2f} of peak, {flop / s / 1e12:.3g} TFLOP/s)")
+                add(
+                    f"first token, {opts.contexts[0]} prompt ({mode})",
+                    f"{s:.3f} s ({flop / s / peak:.2f} of peak, {flop / s / 1e12:.3g} TFLOP/s)",
+                )
         batch_floor = 4 * bandwidth / (w + 4 * kv * 128)
         add("tok/s, 4 concurrent requests (floor)", fmt_ratio(r["batch4_tok_s"], batch_floor, "tok/s"))
         add("peak memory", f"{r['peak_memory'] / gb:.1f} GB")
@@ -213,7 +235,9 @@ def table(opts, rows: list[dict], bandwidth: float, peak: float) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--layers", type=int, default=80)
-    p.add_argument("--small", action="store_true", help="narrow model and short contexts (default when there is no GPU)")
+    p.add_argument(
+        "--small", action="store_true", help="narrow model and short contexts (default when there is no GPU)"
+    )
     p.add_argument("--variants", default=",".join(VARIANTS), help="bits:group list, e.g. 4:-1,3:128")
     p.add_argument("--kernel", default="auto", choices=("auto", "triton", "torch"))
     p.add_argument("--contexts", default=None, help="context lengths (default 2048,4096; 256,512 with --small)")
@@ -227,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     if opts.child:
         try:
             row = run_variant(opts, opts.child, opts.kernel)
-        except Exception as e:  # noqa: BLE001  reported in the table; the parent may retry on torch
+        except Exception as e:
             traceback.print_exc()
             print(ROW + json.dumps({"error": f"{type(e).__name__}: {e}"[:300]}), flush=True)
             return 1
@@ -246,7 +270,10 @@ def main(argv: list[str] | None = None) -> int:
         triton_version = "not installed"
     spec = dataclasses.replace(SMALL if opts.small else CODELLAMA_70B, n_layers=opts.layers)
     print(f"{name}; torch {torch.__version__}, triton {triton_version}; {dtype}; {spec}")
-    print(f"copy bandwidth {bandwidth / 1e9:,.0f} GB/s (read + write); {str(dtype)[6:]} matmul peak {peak / 1e12:,.3g} TFLOP/s")
+    print(
+        f"copy bandwidth {bandwidth / 1e9:,.0f} GB/s (read + write); "
+        f"{str(dtype)[6:]} matmul peak {peak / 1e12:,.3g} TFLOP/s"
+    )
     if cuda:
         torch.cuda.empty_cache()
     kernel = opts.kernel if opts.kernel != "auto" else ("triton" if cuda else "torch")

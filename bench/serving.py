@@ -26,7 +26,9 @@ from codellama_lsp.engine.demo import tokenizer_files
 from codellama_lsp.engine.sequence import Finish
 from codellama_lsp.engine.synthetic import SyntheticSpec, write_checkpoint
 
-SPEC = SyntheticSpec(vocab_size=32016, dim=512, n_layers=8, n_heads=8, n_kv_heads=2, intermediate_size=1408, max_seq_len=8192)
+SPEC = SyntheticSpec(
+    vocab_size=32016, dim=512, n_layers=8, n_heads=8, n_kv_heads=2, intermediate_size=1408, max_seq_len=8192
+)
 
 
 def random_prompt(n: int, seed: int) -> list[int]:
@@ -44,7 +46,14 @@ def engine_decode_rate(model, prompt: list[int], n: int) -> float:
     """Tokens/s between the first and the last token of one greedy request."""
     stamps: list[float] = []
     finished = threading.Event()
-    model.submit(prompt, SamplingParams(max_new_tokens=n), "action", lambda item: finished.set() if isinstance(item, (Finish, BaseException)) else stamps.append(time.perf_counter()))
+    model.submit(
+        prompt,
+        SamplingParams(max_new_tokens=n),
+        "action",
+        lambda item: (
+            finished.set() if isinstance(item, (Finish, BaseException)) else stamps.append(time.perf_counter())
+        ),
+    )
     finished.wait()
     assert len(stamps) == n, f"stopped after {len(stamps)} tokens"
     return (n - 1) / (stamps[-1] - stamps[0])
@@ -149,11 +158,41 @@ async def measure(folder: Path, decode_tokens: int) -> list[tuple[str, str, str,
     beside = await inline_beside_action(model, random_prompt(2000, 31), random_prompt(1000, 32))
     step = model.serving.step_tokens
     return [
-        ("decode, batch 1 (64-token prompt)", f"{engine_rate:.1f} tok/s", f"transformers `generate` {hf_rate:.1f} tok/s", engine_rate / hf_rate, "≥ 2×"),
-        ("decode, batch 1: share of the weight-matmul floor", f"{engine_rate / floor:.0%}", f"transformers {hf_rate / floor:.0%}; floor {floor:.1f} tok/s", engine_rate / hf_rate, "(context)"),
-        ("first token: 2,000 cached + 20 new tokens", f"{cached * 1e3:.0f} ms", f"cold {cold * 1e3:.0f} ms", cold / cached, "≥ 10×"),
-        ("8 concurrent requests × 64 tokens", f"{together:.1f} tok/s", f"one after another {one_by_one:.1f} tok/s", together / one_by_one, "≥ 3×"),
-        (f"inline first token (1,000-token prompt) while a 2,000-token action prefills ({step}-token chunks)", f"{beside * 1e3:.0f} ms", f"alone {alone * 1e3:.0f} ms", beside / alone, "≤ 2×"),
+        (
+            "decode, batch 1 (64-token prompt)",
+            f"{engine_rate:.1f} tok/s",
+            f"transformers `generate` {hf_rate:.1f} tok/s",
+            engine_rate / hf_rate,
+            "≥ 2×",
+        ),
+        (
+            "decode, batch 1: share of the weight-matmul floor",
+            f"{engine_rate / floor:.0%}",
+            f"transformers {hf_rate / floor:.0%}; floor {floor:.1f} tok/s",
+            engine_rate / hf_rate,
+            "(context)",
+        ),
+        (
+            "first token: 2,000 cached + 20 new tokens",
+            f"{cached * 1e3:.0f} ms",
+            f"cold {cold * 1e3:.0f} ms",
+            cold / cached,
+            "≥ 10×",
+        ),
+        (
+            "8 concurrent requests × 64 tokens",
+            f"{together:.1f} tok/s",
+            f"one after another {one_by_one:.1f} tok/s",
+            together / one_by_one,
+            "≥ 3×",
+        ),
+        (
+            f"inline first token (1,000-token prompt) while a 2,000-token action prefills ({step}-token chunks)",
+            f"{beside * 1e3:.0f} ms",
+            f"alone {alone * 1e3:.0f} ms",
+            beside / alone,
+            "≤ 2×",
+        ),
     ]
 
 
@@ -174,8 +213,11 @@ def main(argv: list[str] | None = None) -> None:
         write_model(Path(tmp))
         rows = asyncio.run(measure(Path(tmp), args.decode_tokens))
     cpu = cpu_name()
-    print(f"{date.today()} · {cpu}, {torch.get_num_threads()} threads · torch {torch.__version__} · "
-          f"model: hidden {SPEC.dim}, {SPEC.n_layers} layers, vocab {SPEC.vocab_size}, float32 · {time.perf_counter() - started:.0f} s")
+    print(
+        f"{date.today()} · {cpu}, {torch.get_num_threads()} threads · torch {torch.__version__} · "
+        f"model: hidden {SPEC.dim}, {SPEC.n_layers} layers, vocab {SPEC.vocab_size}, float32 · "
+        f"{time.perf_counter() - started:.0f} s"
+    )
     print(table(rows))
 
 

@@ -81,7 +81,9 @@ class PagedAttention:
         self.cache = cache
         self.kernel = triton_decode(decode_kernel, device)
         bs = cache.block_size
-        slots = [seg.block_table[p // bs] * bs + p % bs for seg in segments for p in range(seg.start, seg.start + seg.n)]
+        slots = [
+            seg.block_table[p // bs] * bs + p % bs for seg in segments for p in range(seg.start, seg.start + seg.n)
+        ]
         self.slots = torch.tensor(slots, dtype=torch.long, device=device)  # [T]
         decode = [seg for seg in segments if seg.n == 1]
         self.prefill = [seg for seg in segments if seg.n > 1]
@@ -94,7 +96,9 @@ class PagedAttention:
             self.decode_blocks = torch.tensor(table, dtype=index, device=device)  # [B, nb]
             self.decode_lengths = torch.tensor([seg.start + 1 for seg in decode], dtype=index, device=device)  # [B]
             if not self.kernel:
-                self.decode_visible = torch.arange(width * bs, device=device)[None, :] < self.decode_lengths[:, None]  # [B, S]
+                self.decode_visible = (
+                    torch.arange(width * bs, device=device)[None, :] < self.decode_lengths[:, None]
+                )  # [B, S]
         self.prefill_blocks = {
             seg.row: torch.tensor(seg.block_table[: -(-(seg.start + seg.n) // bs)], dtype=torch.long, device=device)
             for seg in self.prefill
@@ -135,7 +139,9 @@ class PagedAttention:
         if self.kernel:  # reads only each sequence's own blocks
             k_slots, v_slots = self.cache.keys[layer], self.cache.values[layer]  # [slots, KVH, D]
             bs = self.cache.block_size
-            return self.kernel.paged_decode_attention(q, k_slots, v_slots, self.decode_blocks, self.decode_lengths, bs, D**-0.5)
+            return self.kernel.paged_decode_attention(
+                q, k_slots, v_slots, self.decode_blocks, self.decode_lengths, bs, D**-0.5
+            )
         k_blocks, v_blocks = self.cache.blocks(layer)  # [num_blocks, bs, KVH, D]
         keys = k_blocks[self.decode_blocks].flatten(1, 2)  # [B, S, KVH, D]
         values = v_blocks[self.decode_blocks].flatten(1, 2)

@@ -79,7 +79,9 @@ class ServingConfig:
     max_batch: int = 16  # sequences decoded together
     step_tokens: int = 512  # tokens per step: the prompt chunk a waiting ghost-text request can be held behind
     max_waiting: int = 64  # queued requests past which new ones are refused as busy
-    decode_graphs: str = "auto"  # decode steps from CUDA graphs: "auto" (on CUDA), "on" (a CPU runs the static step eagerly), "off"
+    decode_graphs: str = (
+        "auto"  # decode steps from CUDA graphs: "auto" (on CUDA), "on" (a CPU runs the static step eagerly), "off"
+    )
 
     def __post_init__(self) -> None:
         if self.kv_cache_bytes < 0 or not 0 < self.kv_cache_fraction <= 1:

@@ -51,7 +51,15 @@ class Bucket:
 
 
 class DecodeGraphs:
-    def __init__(self, transformer: Transformer, cache: PagedKVCache, scratch_block: int, device: torch.device, capture: bool, decode_kernel: str = "auto"):
+    def __init__(
+        self,
+        transformer: Transformer,
+        cache: PagedKVCache,
+        scratch_block: int,
+        device: torch.device,
+        capture: bool,
+        decode_kernel: str = "auto",
+    ):
         self.transformer, self.cache, self.device, self.capture = transformer, cache, device, capture
         self.scratch_block = scratch_block  # written by padding rows; never given to a sequence
         self.width = -(-transformer.args.max_seq_len // cache.block_size)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import queue
+from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Sequence as Seq
 from dataclasses import replace
-from typing import AsyncIterator, Callable, Iterator, Sequence as Seq
 
 import torch
 
@@ -87,7 +88,8 @@ class Model:
 
     def __repr__(self) -> str:
         a = self.args
-        return f"Model({self.source!r}, layers={a.n_layers}, dim={a.dim}, vocab={a.vocab_size}, device={self.device}, dtype={self.dtype})"
+        shape = f"layers={a.n_layers}, dim={a.dim}, vocab={a.vocab_size}"
+        return f"Model({self.source!r}, {shape}, device={self.device}, dtype={self.dtype})"
 
     def encode_chat(self, messages: Messages) -> list[int]:
         return encode_chat(self.tokenizer, messages)
@@ -106,7 +108,9 @@ class Model:
         with self.loop.forward_lock, torch.inference_mode():
             return self.transformer(tokens).cpu()
 
-    def submit(self, prompt: Prompt, params: SamplingParams, priority: Priority | str, emit: Callable[[object], None]) -> Sequence:
+    def submit(
+        self, prompt: Prompt, params: SamplingParams, priority: Priority | str, emit: Callable[[object], None]
+    ) -> Sequence:
         """Queue a request; `emit` gets each token id (from the engine's thread), then a `Finish` or an exception."""
         ids = self.encode(prompt)
         room = self.args.max_seq_len - len(ids)
@@ -114,7 +118,14 @@ class Model:
             raise ValueError(f"the prompt has {len(ids)} tokens; the model takes at most {self.args.max_seq_len}")
         if params.max_new_tokens > room:
             params = replace(params, max_new_tokens=room)
-        seq = Sequence(ids, params, Priority.parse(priority), frozenset(self.eos_token_ids), make_generator(params, self.device), emit)
+        seq = Sequence(
+            ids,
+            params,
+            Priority.parse(priority),
+            frozenset(self.eos_token_ids),
+            make_generator(params, self.device),
+            emit,
+        )
         if params.max_new_tokens == 0:
             emit(Finish("length"))
         else:
@@ -136,11 +147,15 @@ class Model:
         finally:
             self.abort(seq)
 
-    def generate_ids(self, prompt: Prompt, params: SamplingParams = SamplingParams(), priority: Priority | str = "action") -> list[int]:
+    def generate_ids(
+        self, prompt: Prompt, params: SamplingParams = SamplingParams(), priority: Priority | str = "action"
+    ) -> list[int]:
         """The generated token ids (without the prompt or EOS); stop strings are not applied."""
         return list(self._token_items(prompt, params, priority))
 
-    def generate(self, prompt: Prompt, params: SamplingParams = SamplingParams(), priority: Priority | str = "action") -> str:
+    def generate(
+        self, prompt: Prompt, params: SamplingParams = SamplingParams(), priority: Priority | str = "action"
+    ) -> str:
         """The whole answer; stops at EOS or a stop string (not included)."""
         ids = self.encode(prompt)
         text = TextStream(require(self.tokenizer, "text output"), ids, params.stop)
@@ -155,7 +170,9 @@ class Model:
         finally:
             tokens.close()
 
-    async def stream(self, prompt: Prompt, params: SamplingParams = SamplingParams(), priority: Priority | str = "action") -> AsyncIterator[str]:
+    async def stream(
+        self, prompt: Prompt, params: SamplingParams = SamplingParams(), priority: Priority | str = "action"
+    ) -> AsyncIterator[str]:
         """Text deltas as they are decoded; cancelling the consuming task ends the request and frees its KV."""
         ids = self.encode(prompt)
         text = TextStream(require(self.tokenizer, "text output"), ids, params.stop)
@@ -183,4 +200,3 @@ class Model:
                 yield tail
         finally:
             self.abort(seq)
-

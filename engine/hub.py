@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .errors import CheckpointError
 
@@ -71,13 +71,19 @@ def download(repo_id: str, revision: str | None, progress: Progress | None = Non
         progress(f"Downloading {where}", None)
     log.info("downloading %s (patterns %s)", where, HUB_PATTERNS)
     try:
-        folder = snapshot_download(repo_id, revision=revision, allow_patterns=HUB_PATTERNS, tqdm_class=_reporting_bar(progress, where))
+        folder = snapshot_download(
+            repo_id, revision=revision, allow_patterns=HUB_PATTERNS, tqdm_class=_reporting_bar(progress, where)
+        )
     except errors.RepositoryNotFoundError:
-        raise CheckpointError("repository not found on the hub (or it is private: run `hf auth login`)", where) from None
+        raise CheckpointError(
+            "repository not found on the hub (or it is private: run `hf auth login`)", where
+        ) from None
     except errors.RevisionNotFoundError:
         raise CheckpointError("no such branch or revision in this repository", where) from None
     except errors.GatedRepoError:
-        raise CheckpointError("repository is gated: accept its licence on the hub and run `hf auth login`", where) from None
+        raise CheckpointError(
+            "repository is gated: accept its licence on the hub and run `hf auth login`", where
+        ) from None
     except errors.LocalEntryNotFoundError:
         raise CheckpointError(
             "not in the local cache and the hub cannot be reached (HF_HUB_OFFLINE set, or no network)", where

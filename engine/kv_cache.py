@@ -28,7 +28,9 @@ class PagedKVCache:
     def blocks(self, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Keys, values of one layer as [num_blocks, bs, KVH, D]."""
         k, v = self.keys[layer], self.values[layer]
-        return k.view(self.num_blocks, self.block_size, *k.shape[1:]), v.view(self.num_blocks, self.block_size, *v.shape[1:])
+        return k.view(self.num_blocks, self.block_size, *k.shape[1:]), v.view(
+            self.num_blocks, self.block_size, *v.shape[1:]
+        )
 
 
 def available_memory(device: torch.device) -> int:
@@ -43,7 +45,9 @@ def available_memory(device: torch.device) -> int:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
 
 
-def kv_cache_blocks(args: ModelArgs, dtype: torch.dtype, device: torch.device, config: ServingConfig, available: int) -> int:
+def kv_cache_blocks(
+    args: ModelArgs, dtype: torch.dtype, device: torch.device, config: ServingConfig, available: int
+) -> int:
     """Blocks for the configured budget, or a share of `available` bytes; never less than one full-length
     sequence plus the scratch block that padded decode rows write to."""
     block_bytes = config.block_size * bytes_per_token(args, dtype)

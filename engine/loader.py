@@ -22,16 +22,32 @@ from .dense import Dense
 from .engine import Model
 from .errors import CheckpointError, EngineError
 from .hub import Progress, resolve_source
-from .kv_cache import available_memory
 from .kernels import check_or_fall_back, kernel_factory
+from .kv_cache import available_memory
 from .model import Transformer, rope_inverse_frequencies
 from .quant import QuantLinear, default_g_idx, expected_shapes
 from .tokenizer import load_tokenizer
 
 log = logging.getLogger(__name__)
 
-LINEARS = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
-DTYPES = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16, "fp16": torch.float16, "half": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+LINEARS = (
+    "self_attn.q_proj",
+    "self_attn.k_proj",
+    "self_attn.v_proj",
+    "self_attn.o_proj",
+    "mlp.gate_proj",
+    "mlp.up_proj",
+    "mlp.down_proj",
+)
+DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "half": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+}
 
 
 def parse_device(device: str | torch.device) -> torch.device:
@@ -62,7 +78,15 @@ def parse_dtype(dtype: str | torch.dtype | None, device: torch.device, args: Mod
 class _Loader:
     """Builds the Transformer's modules from checkpoint tensors, checking every shape."""
 
-    def __init__(self, ckpt: Checkpoint, args: ModelArgs, quant: QuantConfig | None, device: torch.device, dtype: torch.dtype, kernel: str = "auto"):
+    def __init__(
+        self,
+        ckpt: Checkpoint,
+        args: ModelArgs,
+        quant: QuantConfig | None,
+        device: torch.device,
+        dtype: torch.dtype,
+        kernel: str = "auto",
+    ):
         self.ckpt, self.args, self.quant, self.device, self.dtype = ckpt, args, quant, device, dtype
         self.make_kernel = kernel_factory(kernel, device)
         # Dequantized weights are cached while they fit in half of the memory free now.
@@ -88,10 +112,17 @@ class _Loader:
         if k % 32 or n % 32:
             raise CheckpointError(f"{prefix}: GPTQ needs in/out features that are multiples of 32, got {k}x{n}")
         g_name = f"{prefix}.g_idx"
-        g_idx = self.tensor(g_name, shapes["g_idx"], torch.int32) if self.ckpt.has(g_name) else default_g_idx(quant, k).to(self.device)
+        g_idx = (
+            self.tensor(g_name, shapes["g_idx"], torch.int32)
+            if self.ckpt.has(g_name)
+            else default_g_idx(quant, k).to(self.device)
+        )
         groups = shapes["scales"][0]
         if int(g_idx.min()) < 0 or int(g_idx.max()) >= groups:
-            raise CheckpointError(f"tensor {g_name!r} points outside its {groups} group(s)", str(self.ckpt.tensor_file.get(g_name, self.ckpt.folder)))
+            raise CheckpointError(
+                f"tensor {g_name!r} points outside its {groups} group(s)",
+                str(self.ckpt.tensor_file.get(g_name, self.ckpt.folder)),
+            )
         dequantized_bytes = k * n * torch.finfo(self.dtype).bits // 8
         cache = dequantized_bytes <= self.cache_budget
         self.cache_budget -= dequantized_bytes if cache else 0
@@ -178,7 +209,9 @@ def load_model(
     try:
         transformer = _Loader(ckpt, args, quant, dev, compute_dtype, kernel).build(progress)
     except torch.OutOfMemoryError:
-        raise EngineError(f"out of memory loading {source} on {dev}; try a smaller branch (3-bit) or another GPU") from None
+        raise EngineError(
+            f"out of memory loading {source} on {dev}; try a smaller branch (3-bit) or another GPU"
+        ) from None
     finally:
         ckpt.close()
     check_or_fall_back(transformer, kernel)

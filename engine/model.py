@@ -8,14 +8,14 @@ batch back to back); `attention` decides which keys each token sees. D = head_di
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import ModelArgs, RopeScaling
 from .attention import CausalAttention
+from .config import ModelArgs, RopeScaling
 
 Attend = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]  # (layer, q, k, v) -> out
 
@@ -51,7 +51,9 @@ def rope_inverse_frequencies(args: ModelArgs) -> torch.Tensor:
     return inv_freq
 
 
-def rope_cos_sin(inv_freq: torch.Tensor, positions: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+def rope_cos_sin(
+    inv_freq: torch.Tensor, positions: torch.Tensor, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
     """positions [T] -> cos, signed sin [T, 1, D] (half-rotation layout, as the checkpoints store q/k).
 
     The sin's first half is negated, so rotating is x * cos + roll(x, D/2) * sin.

@@ -15,13 +15,20 @@ from .sequence import Sequence
 
 class ModelRunner:
     def __init__(
-        self, transformer: Transformer, cache: PagedKVCache, device: torch.device, decode_kernel: str = "auto", graphs: DecodeGraphs | None = None
+        self,
+        transformer: Transformer,
+        cache: PagedKVCache,
+        device: torch.device,
+        decode_kernel: str = "auto",
+        graphs: DecodeGraphs | None = None,
     ):
         self.transformer, self.cache, self.device = transformer, cache, device
         self.decode_kernel = decode_kernel  # PagedAttention's: "auto", "triton" or "torch"
         self.graphs = graphs  # decode-only steps replay from these when given
 
-    def forward(self, tokens: torch.Tensor, positions: torch.Tensor, attend: Attend, logit_rows: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, tokens: torch.Tensor, positions: torch.Tensor, attend: Attend, logit_rows: torch.Tensor
+    ) -> torch.Tensor:
         with torch.inference_mode():
             return self.transformer(tokens, positions, attend, logit_rows)
 

@@ -19,10 +19,10 @@ from .packing import shift_zeros, unpack
 class GPTQKernel(Protocol):
     name: str
 
-    def prepare(self, layer: "QuantLinear") -> None:
+    def prepare(self, layer: QuantLinear) -> None:
         """Called once after the weights are on their device."""
 
-    def forward(self, layer: "QuantLinear", x: torch.Tensor) -> torch.Tensor:
+    def forward(self, layer: QuantLinear, x: torch.Tensor) -> torch.Tensor:
         """x [..., K] -> [..., N] (without bias)."""
 
 
@@ -47,11 +47,11 @@ class TorchKernel:
     def __init__(self, cache: bool = True):
         self.cache = cache
 
-    def prepare(self, layer: "QuantLinear") -> None:
+    def prepare(self, layer: QuantLinear) -> None:
         if self.cache:
             layer.register_buffer("dequantized", layer.dequantize(), persistent=False)
 
-    def forward(self, layer: "QuantLinear", x: torch.Tensor) -> torch.Tensor:
+    def forward(self, layer: QuantLinear, x: torch.Tensor) -> torch.Tensor:
         weight = layer.dequantized if self.cache else layer.dequantize()  # [K, N]
         return x @ weight
 

@@ -60,7 +60,9 @@ def apply_repetition_penalty(logits: torch.Tensor, history: torch.Tensor, penalt
     return logits.scatter(0, history, seen)
 
 
-def sample(logits: torch.Tensor, history: torch.Tensor, params: SamplingParams, generator: torch.Generator | None) -> int:
+def sample(
+    logits: torch.Tensor, history: torch.Tensor, params: SamplingParams, generator: torch.Generator | None
+) -> int:
     """logits [V] float32 -> the next token id."""
     logits = apply_repetition_penalty(logits, history, params.repetition_penalty)
     if params.greedy:

@@ -34,7 +34,9 @@ class Scheduler:
                 f"than the engine has ({self.blocks.num_blocks * self.blocks.block_size} tokens)"
             )
         if len(self.waiting) >= self.max_waiting:
-            raise EngineBusyError(f"the engine is busy: {len(self.waiting)} requests are already waiting; try again shortly")
+            raise EngineBusyError(
+                f"the engine is busy: {len(self.waiting)} requests are already waiting; try again shortly"
+            )
         self.waiting.append(seq)
         self.waiting.sort(key=lambda s: s.order)
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from enum import Enum, IntEnum
-from typing import Callable
 
 import torch
 
@@ -20,7 +20,7 @@ class Priority(IntEnum):
     ACTION = 1
 
     @classmethod
-    def parse(cls, value: "Priority | str") -> "Priority":
+    def parse(cls, value: Priority | str) -> Priority:
         return value if isinstance(value, Priority) else cls[str(value).upper()]
 
 
@@ -58,7 +58,9 @@ class Sequence:
         return len(self.token_ids)
 
     def __repr__(self) -> str:
-        return f"Sequence({self.id}, {self.priority.name}, {self.num_computed}/{len(self)} computed, {self.status.value})"
+        return (
+            f"Sequence({self.id}, {self.priority.name}, {self.num_computed}/{len(self)} computed, {self.status.value})"
+        )
 
     @property
     def num_generated(self) -> int:

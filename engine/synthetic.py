@@ -66,7 +66,9 @@ class SyntheticSpec:
         }
 
 
-def random_gptq_linear(k: int, n: int, quant: QuantConfig, gen: torch.Generator, bias: bool) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+def random_gptq_linear(
+    k: int, n: int, quant: QuantConfig, gen: torch.Generator, bias: bool
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Packed tensors of one random GPTQ linear, and its exact float weights W [K, N]."""
     groups = quant.n_groups(k)
     top = 1 << quant.bits
@@ -95,7 +97,9 @@ def random_gptq_linear(k: int, n: int, quant: QuantConfig, gen: torch.Generator,
     return tensors, weight
 
 
-def write_checkpoint(folder: Path, spec: SyntheticSpec, quant: QuantConfig | None, seed: int = 0, dtype: torch.dtype = torch.float16) -> dict[str, torch.Tensor]:
+def write_checkpoint(
+    folder: Path, spec: SyntheticSpec, quant: QuantConfig | None, seed: int = 0, dtype: torch.dtype = torch.float16
+) -> dict[str, torch.Tensor]:
     """Write config + safetensors to `folder`; return the float32 state dict (transformers names) they encode."""
     folder.mkdir(parents=True, exist_ok=True)
     gen = torch.Generator().manual_seed(seed)
@@ -129,7 +133,9 @@ def write_checkpoint(folder: Path, spec: SyntheticSpec, quant: QuantConfig | Non
     return exact
 
 
-def write_config(folder: Path, spec: SyntheticSpec, quant: QuantConfig | None, dtype: torch.dtype = torch.float16, **extra) -> None:
+def write_config(
+    folder: Path, spec: SyntheticSpec, quant: QuantConfig | None, dtype: torch.dtype = torch.float16, **extra
+) -> None:
     """config.json (+ quantize_config.json) for `spec`; `extra` overrides config.json fields."""
     folder.mkdir(parents=True, exist_ok=True)
     config = spec.config_json(str(dtype).removeprefix("torch.")) | extra
@@ -158,7 +164,11 @@ class RandomWeights:
             prefix = f"model.layers.{i}"
             names |= {f"{prefix}.input_layernorm.weight", f"{prefix}.post_attention_layernorm.weight"}
             for path in LINEAR_SHAPES:
-                keys = ("weight",) if quant is None else ("qweight", "qzeros", "scales", "g_idx") + (("bias",) if spec.bias else ())
+                keys = (
+                    ("weight",)
+                    if quant is None
+                    else ("qweight", "qzeros", "scales", "g_idx") + (("bias",) if spec.bias else ())
+                )
                 names |= {f"{prefix}.{path}.{key}" for key in keys}
         self.names = names
 
@@ -195,7 +205,11 @@ class RandomWeights:
             top = 1 << q.bits
             return ((torch.rand(shape, **kw) + 0.5) * (2.0 / (top * k**0.5))).half()
         assert key == "g_idx", name
-        g_idx = torch.arange(k, device=self.device) // q.group_size if q.group_size > 0 else torch.zeros(k, device=self.device)
+        g_idx = (
+            torch.arange(k, device=self.device) // q.group_size
+            if q.group_size > 0
+            else torch.zeros(k, device=self.device)
+        )
         if q.desc_act and q.group_size > 0:
             g_idx = g_idx[torch.randperm(k, **kw)]
         return g_idx.to(torch.int32)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 CONTEXT_TOKENS = 4  # prompt tokens decoded alongside the output so a leading space survives
 REPLACEMENT = "\ufffd"  # what a half-decoded multi-byte character looks like

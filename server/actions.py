@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from codellama_lsp.engine import Model
 from lsprotocol import types as lsp
+
+from codellama_lsp.engine import Model
 
 from .blocks import enclosing_block
 from .comments import comment_block
@@ -89,11 +90,16 @@ async def run_action(
     doc.check_usable()
     language = language_for(doc.language_id, doc.path)
     lines = split_lines(doc.text)
-    diagnostics = [replace(d, line_text=line_body(lines[d.line])) if 0 <= d.line < len(lines) else d for d in diagnostics]
+    diagnostics = [
+        replace(d, line_text=line_body(lines[d.line])) if 0 <= d.line < len(lines) else d for d in diagnostics
+    ]
     first, last = target_lines(doc, range_)
     target = line_range(doc, first, last)
     gen = options.actions
-    framing = lambda ctx, ex: action_messages(action, ctx, language, doc.path, diagnostics, instruction, ex, options.systemPrompt)  # noqa: E731
+
+    def framing(ctx, ex):
+        return action_messages(action, ctx, language, doc.path, diagnostics, instruction, ex, options.systemPrompt)
+
     others = list(other_files)[: options.otherFiles]
     start, end = (target.start.line, 0), (target.end.line, target.end.character)
     ctx, messages = build_prompt(model, doc.text, start, end, framing, options.contextTokens, gen.maxNewTokens, others)

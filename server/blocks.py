@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from itertools import chain
-from typing import Iterable
 
 from .document import split_lines
 
@@ -79,6 +79,7 @@ def _block_end(lines: list[str], header: int) -> int:
 def _with_annotations(lines: list[str], header: int) -> int:
     """The first line of the decorators or attributes right above `header` (else `header`)."""
     first = header
+
     def annotates(i: int) -> bool:
         return lines[i].strip().startswith(ANNOTATIONS) and _indent(lines[i]) == _indent(lines[header])
 

@@ -92,13 +92,17 @@ def cmd_action(args: argparse.Namespace) -> int:
     range_ = lsp.Range(start=lsp.Position(line=sl, character=sc), end=lsp.Position(line=el, character=ec))
     if args.action == "ask" and not args.instruction:
         raise ValueError("action ask needs --instruction")
-    result = asyncio.run(run_action(_load(options), doc, args.action, range_, options, instruction=args.instruction or ""))
+    result = asyncio.run(
+        run_action(_load(options), doc, args.action, range_, options, instruction=args.instruction or "")
+    )
     if args.action == "explain":
         print(result.text)
         return 0
     new_text = apply_edit(doc.text, result.edit)
     name = Path(args.file).name
-    sys.stdout.writelines(difflib.unified_diff(doc.text.splitlines(True), new_text.splitlines(True), f"a/{name}", f"b/{name}"))
+    sys.stdout.writelines(
+        difflib.unified_diff(doc.text.splitlines(True), new_text.splitlines(True), f"a/{name}", f"b/{name}")
+    )
     return 0
 
 
@@ -139,7 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("--log-file", default=argparse.SUPPRESS, help="write the log here (default: stderr)")
     logs.add_argument("--log-level", default=argparse.SUPPRESS, help="DEBUG, INFO, WARNING or ERROR (default INFO)")
     parser = argparse.ArgumentParser(
-        prog="codellama-lsp", parents=[logs], description="A local GPTQ Code Llama for your editor (LSP over stdio by default)."
+        prog="codellama-lsp",
+        parents=[logs],
+        description="A local GPTQ Code Llama for your editor (LSP over stdio by default).",
     )
     parser.add_argument("--tcp", metavar="HOST:PORT", help="serve over TCP instead of stdio (for debugging)")
     sub = parser.add_subparsers(dest="command")
@@ -150,10 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(complete)
     complete.set_defaults(run=cmd_complete)
 
-    action = sub.add_parser("action", parents=[logs], help="run a code action on FILE; prints a unified diff (or the explanation)")
+    action = sub.add_parser(
+        "action", parents=[logs], help="run a code action on FILE; prints a unified diff (or the explanation)"
+    )
     action.add_argument("action", choices=ACTION_CHOICES)
     action.add_argument("file")
-    action.add_argument("--range", required=True, metavar="L:C-L:C", help="1-based start-end; one L:C means the cursor's function")
+    action.add_argument(
+        "--range", required=True, metavar="L:C-L:C", help="1-based start-end; one L:C means the cursor's function"
+    )
     action.add_argument("--instruction", help="what to do (for ask)")
     action.add_argument("--language", help="language id (default: from the file extension)")
     _add_model_options(action)
@@ -168,12 +178,18 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=None)
     gen.set_defaults(run=cmd_generate)
 
-    demo = sub.add_parser("demo-model", parents=[logs], help="write the tiny random-weight GPTQ demo checkpoint (output is noise)")
+    demo = sub.add_parser(
+        "demo-model", parents=[logs], help="write the tiny random-weight GPTQ demo checkpoint (output is noise)"
+    )
     demo.add_argument("dir", help="folder to write")
     demo.set_defaults(run=cmd_demo_model)
 
     bench = sub.add_parser("bench", parents=[logs], help="run a benchmark and print its table of ratios")
-    bench.add_argument("name", choices=["serving", "gpu"], help="serving: the engine vs its baselines (CPU, < 3 min); gpu: the 70B-shaped GPU benchmark")
+    bench.add_argument(
+        "name",
+        choices=["serving", "gpu"],
+        help="serving: the engine vs its baselines (CPU, < 3 min); gpu: the 70B-shaped GPU benchmark",
+    )
     bench.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark (see its --help)")
     bench.set_defaults(run=cmd_bench)
     return parser
@@ -183,7 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     log_file, log_level = getattr(args, "log_file", None), getattr(args, "log_level", "INFO")
     handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
-    logging.basicConfig(level=log_level.upper(), handlers=[handler], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=log_level.upper(), handlers=[handler], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     if args.command is None:
         return cmd_serve(args)
     from codellama_lsp.engine import EngineError

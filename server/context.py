@@ -8,8 +8,8 @@ counted (a few times at most) to land just within the budget.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from .document import LINE_BREAK, clamp, split_lines
 

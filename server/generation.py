@@ -37,7 +37,9 @@ def build_prompt(
     return fitted.context, fitted.messages
 
 
-async def answer(model: Model, messages: list[dict], params: SamplingParams, until_code_block: bool, priority: str = "action") -> str:
+async def answer(
+    model: Model, messages: list[dict], params: SamplingParams, until_code_block: bool, priority: str = "action"
+) -> str:
     """The model's reply; with `until_code_block`, it stops as soon as one fenced block is complete.
 
     `priority` "inline" puts the request ahead of code actions in the engine.

@@ -74,13 +74,17 @@ def register(server: CodellamaServer) -> CodellamaServer:
     @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION, kinds)
     def code_action(ls: CodellamaServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
         uri = params.text_document.uri
-        if uri not in ls.workspace.text_documents or not ls.options.language_enabled(ls.snapshot(uri).language_id or ""):
+        if uri not in ls.workspace.text_documents or not ls.options.language_enabled(
+            ls.snapshot(uri).language_id or ""
+        ):
             return []
         diagnostics = diagnostics_from_lsp(params.context.diagnostics)
         actions = []
         for action in offered_actions(bool(diagnostics), params.context.only):
             request = ActionRequest(uri, action, params.range, diagnostics if action == "fix" else [])
-            actions.append(ls.code_action_item(request, ACTIONS[action], params.context.diagnostics if action == "fix" else None))
+            actions.append(
+                ls.code_action_item(request, ACTIONS[action], params.context.diagnostics if action == "fix" else None)
+            )
         return actions
 
     @server.feature(lsp.CODE_ACTION_RESOLVE)

@@ -29,6 +29,8 @@ async def complete_inline(
     gen = options.inline
     framing = lambda ctx, ex: inline_messages(ctx, language, doc.path, ex, options.systemPrompt)  # noqa: E731
     others = list(other_files)[: options.otherFiles]
-    ctx, messages = build_prompt(model, doc.text, (line, character), None, framing, options.contextTokens, gen.maxNewTokens, others)
+    ctx, messages = build_prompt(
+        model, doc.text, (line, character), None, framing, options.contextTokens, gen.maxNewTokens, others
+    )
     reply = await answer(model, messages, gen.sampling(), until_code_block=True, priority="inline")
     return InlineCompletion(clean_inline(reply, ctx.prefix, ctx.suffix), reply)

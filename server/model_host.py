@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from codellama_lsp.engine import EngineError, Model, ServingConfig, load_model
 
@@ -40,7 +40,9 @@ class ModelHost:
     def wants_reload(self, options: Options) -> bool:
         return options.model_key() != self.key
 
-    def start(self, options: Options, progress: ProgressCallback, done: Callable[[Model | None, str | None], None]) -> asyncio.Task:
+    def start(
+        self, options: Options, progress: ProgressCallback, done: Callable[[Model | None, str | None], None]
+    ) -> asyncio.Task:
         """Load the model named by `options` in a worker thread; the old one serves until it is ready."""
         if self._task is not None and not self._task.done():
             self._task.cancel()  # a newer setting wins; the thread finishes and its model is dropped

@@ -80,7 +80,12 @@ def _check_generation(name: str, raw: Any, defaults: GenerationOptions, errors: 
             errors.append(f"codellama.{name}.{key} is not a setting")
             continue
         kind, ok, wanted = rules[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)) or not ok(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or (kind is int and value != int(value))
+            or not ok(value)
+        ):
             errors.append(f"codellama.{name}.{key} must be {wanted}, got {value!r}")
             continue
         values[key] = kind(value)
@@ -108,12 +113,33 @@ def parse_options(raw: Any, base: Options = Options()) -> tuple[Options, list[st
     is_text = lambda v: isinstance(v, str) and v.strip() != ""  # noqa: E731
     take("model", is_text, "a hub id, a folder or 'demo'", str.strip)
     take("revision", is_text, "a branch name", str.strip)
-    take("device", lambda v: isinstance(v, str) and (v in ("auto", "cpu", "cuda") or v.startswith("cuda:")), "auto, cpu, cuda or cuda:N")
-    take("contextTokens", lambda v: isinstance(v, int) and not isinstance(v, bool) and 512 <= v <= MAX_CONTEXT_TOKENS, f"an integer from 512 to {MAX_CONTEXT_TOKENS}")
+    take(
+        "device",
+        lambda v: isinstance(v, str) and (v in ("auto", "cpu", "cuda") or v.startswith("cuda:")),
+        "auto, cpu, cuda or cuda:N",
+    )
+    take(
+        "contextTokens",
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and 512 <= v <= MAX_CONTEXT_TOKENS,
+        f"an integer from 512 to {MAX_CONTEXT_TOKENS}",
+    )
     take("systemPrompt", lambda v: isinstance(v, str), "a string")
-    take("enabledLanguages", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of language ids", tuple)
-    take("kvCacheBytes", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a number of bytes (0 = automatic)")
-    take("otherFiles", lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 20, "an integer from 0 to 20")
+    take(
+        "enabledLanguages",
+        lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+        "a list of language ids",
+        tuple,
+    )
+    take(
+        "kvCacheBytes",
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+        "a number of bytes (0 = automatic)",
+    )
+    take(
+        "otherFiles",
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 20,
+        "an integer from 0 to 20",
+    )
     if "revision" in raw and raw["revision"] is None:
         values["revision"] = None
     known = {f.name for f in fields(Options)}
@@ -123,5 +149,9 @@ def parse_options(raw: Any, base: Options = Options()) -> tuple[Options, list[st
     options = replace(base, **values)
     if options.contextTokens <= options.actions.maxNewTokens + 256:
         errors.append("codellama.contextTokens leaves no room for the prompt; using the defaults for both")
-        options = replace(options, contextTokens=Options.contextTokens, actions=replace(options.actions, maxNewTokens=ACTION_DEFAULTS.maxNewTokens))
+        options = replace(
+            options,
+            contextTokens=Options.contextTokens,
+            actions=replace(options.actions, maxNewTokens=ACTION_DEFAULTS.maxNewTokens),
+        )
     return options, errors

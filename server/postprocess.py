@@ -6,8 +6,8 @@ All matching is done on "\\n" line breaks; results use the document's own line e
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from .document import newline_of
 from .languages import Language

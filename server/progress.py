@@ -39,13 +39,16 @@ class ProgressBar:
             loop = asyncio.get_running_loop()
             cancel_future.add_done_callback(lambda f: f.cancelled() and loop.call_soon_threadsafe(on_cancel))
         self.server.work_done_progress.begin(
-            self.token, lsp.WorkDoneProgressBegin(title=self.title, message=message, cancellable=self.cancellable, percentage=0)
+            self.token,
+            lsp.WorkDoneProgressBegin(title=self.title, message=message, cancellable=self.cancellable, percentage=0),
         )
 
     def report(self, message: str | None = None, fraction: float | None = None) -> None:
         if self.active:
             percentage = None if fraction is None else int(max(0.0, min(fraction, 1.0)) * 100)
-            self.server.work_done_progress.report(self.token, lsp.WorkDoneProgressReport(message=message, percentage=percentage))
+            self.server.work_done_progress.report(
+                self.token, lsp.WorkDoneProgressReport(message=message, percentage=percentage)
+            )
 
     def end(self, message: str | None = None) -> None:
         if self.active:

@@ -7,8 +7,8 @@ shown with the cursor marked, and the answer is asked for as one fenced code blo
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from .context import (
     CodeContext,
@@ -110,7 +110,9 @@ def inline_messages(
             f"The code before the cursor, up to {CURSOR}:\n" + _fenced(fence, language.fence, prefix + CURSOR)
         )
     else:
-        code = f"Here is `{path}`{_shown_lines(ctx)}, which ends at the cursor, marked as {CURSOR}:\n" + _fenced(fence, language.fence, prefix + CURSOR)
+        code = f"Here is `{path}`{_shown_lines(ctx)}, which ends at the cursor, marked as {CURSOR}:\n" + _fenced(
+            fence, language.fence, prefix + CURSOR
+        )
     user = (
         _other_files(excerpts)
         + code
@@ -164,7 +166,9 @@ def _answer_format(action: str, language: Language, fence: str) -> str:
     if action == "explain":
         return ""  # plain text, as its instruction says
     if action == "tests":
-        return f"\n\nReply with only the test code (it goes after the selected code) in one {fence}{language.fence} block."
+        return (
+            f"\n\nReply with only the test code (it goes after the selected code) in one {fence}{language.fence} block."
+        )
     return (
         f"\n\nReply with the complete new version of the selected code, only what replaces the text between "
         f"{SELECTION_START} and {SELECTION_END} (without those markers), with its indentation, "
@@ -188,7 +192,8 @@ def action_messages(
     cut = SELECTION_CUT_NOTE if ctx.selection_truncated else ""
     user = (
         _other_files(excerpts)
-        + f"Here is `{path}`{_shown_lines(ctx)}, with the selected code between {SELECTION_START} and {SELECTION_END}:\n"
+        + f"Here is `{path}`{_shown_lines(ctx)}, "
+        + f"with the selected code between {SELECTION_START} and {SELECTION_END}:\n"
         + _fenced(fence, language.fence, prefix + SELECTION_START + selection + SELECTION_END + suffix)
         + f"{cut}\n{action_instruction(action, language, diagnostics, instruction)}"
         + _answer_format(action, language, fence)
@@ -250,6 +255,7 @@ def fit_prompt(
     Other open files get at most EXCERPT_SHARE of the code budget; the code around the
     range gets the rest. Raises ContextTooLarge when the selection (or the fixed text) does not fit.
     """
+
     def count_as_shown(code: str) -> int:
         return count_tokens(_plain_lines(code))
 

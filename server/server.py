@@ -9,7 +9,6 @@ import re
 from collections import OrderedDict
 
 import torch
-from codellama_lsp.engine import EngineBusyError, Model, load_model
 from lsprotocol import types as lsp
 from pygls.exceptions import (
     JsonRpcContentModified,
@@ -17,6 +16,8 @@ from pygls.exceptions import (
     JsonRpcInvalidParams,
 )
 from pygls.lsp.server import LanguageServer
+
+from codellama_lsp.engine import EngineBusyError, Model, load_model
 
 from .action_request import ActionRequest
 from .actions import ACTIONS, ActionFailed, ActionResult, run_action
@@ -33,7 +34,9 @@ from .snapshot import Snapshot, UnusableDocument
 log = logging.getLogger(__name__)
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 VERSION = "0.1.0"
-OOM_ADVICE = "The GPU ran out of memory. Lower codellama.contextTokens or choose a smaller model branch (e.g. a 3-bit one)."
+OOM_ADVICE = (
+    "The GPU ran out of memory. Lower codellama.contextTokens or choose a smaller model branch (e.g. a 3-bit one)."
+)
 
 
 class RequestFailed(JsonRpcException):
@@ -42,7 +45,12 @@ class RequestFailed(JsonRpcException):
 
 class CodellamaServer(LanguageServer):
     def __init__(self, loader=load_model):
-        super().__init__("codellama-lsp", VERSION, protocol_cls=CodellamaProtocol, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental)
+        super().__init__(
+            "codellama-lsp",
+            VERSION,
+            protocol_cls=CodellamaProtocol,
+            text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental,
+        )
         self.options = Options()
         self.host = ModelHost(loader)
         self.inline_tasks: dict[str, asyncio.Task] = {}  # uri -> the inline request being answered
@@ -63,7 +71,9 @@ class CodellamaServer(LanguageServer):
         """New settings; a different model/revision/device reloads in the background."""
         options, errors = parse_options(raw)
         for error in errors:
-            self.show(f"invalid setting: {error} (using the default)", lsp.MessageType.Warning, once_key=f"setting:{error}")
+            self.show(
+                f"invalid setting: {error} (using the default)", lsp.MessageType.Warning, once_key=f"setting:{error}"
+            )
         self.options = options
         if load and self.host.wants_reload(options):
             self.start_loading()
@@ -74,7 +84,9 @@ class CodellamaServer(LanguageServer):
         if not (workspace and workspace.configuration):
             return
         try:
-            result = await self.workspace_configuration_async(lsp.ConfigurationParams(items=[lsp.ConfigurationItem(section="codellama")]))
+            result = await self.workspace_configuration_async(
+                lsp.ConfigurationParams(items=[lsp.ConfigurationItem(section="codellama")])
+            )
         except Exception as e:  # an editor that fails here still gets served with what it sent before
             log.warning("workspace/configuration failed: %s", e)
             return
@@ -237,7 +249,14 @@ class CodellamaServer(LanguageServer):
         await bar.begin(doc.name, on_cancel=asyncio.current_task().cancel)
         try:
             result = await run_action(
-                model, doc, request.action, request.range, self.options, request.diagnostics, request.instruction, self.other_files(doc.uri)
+                model,
+                doc,
+                request.action,
+                request.range,
+                self.options,
+                request.diagnostics,
+                request.instruction,
+                self.other_files(doc.uri),
             )
             check_version(doc.uri, doc.version, self.current_version(doc.uri))
             self.shown.discard("oom")
@@ -252,7 +271,9 @@ class CodellamaServer(LanguageServer):
         support = text and text.code_action and text.code_action.resolve_support
         return bool(support and "edit" in support.properties)
 
-    def code_action_item(self, request: ActionRequest, spec, diagnostics: list[lsp.Diagnostic] | None) -> lsp.CodeAction | lsp.Command:
+    def code_action_item(
+        self, request: ActionRequest, spec, diagnostics: list[lsp.Diagnostic] | None
+    ) -> lsp.CodeAction | lsp.Command:
         """An action to resolve later; for editors that cannot resolve, one that runs a command;
         for editors without code action literals, the bare command."""
         data = request.to_data()
@@ -274,5 +295,8 @@ class CodellamaServer(LanguageServer):
         title = ACTIONS[request.action].title if request.action in ACTIONS else "Code Llama: Ask"
         response = await self.workspace_apply_edit_async(lsp.ApplyWorkspaceEditParams(edit=result.edit, label=title))
         if not response.applied:
-            self.show(f"the editor did not apply the edit: {response.failure_reason or 'no reason given'}", lsp.MessageType.Warning)
+            self.show(
+                f"the editor did not apply the edit: {response.failure_reason or 'no reason given'}",
+                lsp.MessageType.Warning,
+            )
         return {"applied": response.applied, "text": result.text}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from codellama_lsp.engine import QuantConfig
 from codellama_lsp.engine.demo import tokenizer_files
 from codellama_lsp.engine.synthetic import SyntheticSpec, write_checkpoint
@@ -30,7 +31,9 @@ def checkpoint_factory(tmp_path_factory):
     """make(spec, quant, seed, tokenizer) -> (folder, exact float32 state dict), cached per arguments."""
     made: dict = {}
 
-    def make(spec: SyntheticSpec = SyntheticSpec(), quant: QuantConfig | None = None, seed: int = 0, tokenizer: bool = False):
+    def make(
+        spec: SyntheticSpec = SyntheticSpec(), quant: QuantConfig | None = None, seed: int = 0, tokenizer: bool = False
+    ):
         key = (spec, quant, seed, tokenizer)
         if key not in made:
             folder = tmp_path_factory.mktemp("ckpt")

@@ -53,8 +53,12 @@ def _paged_decode_kernel(
         visible = pos < end
         block = tl.load(table_ptr + b * stride_tb + pos // BLOCK_SIZE, mask=visible, other=0)
         slot = block.to(tl.int64) * BLOCK_SIZE + pos % BLOCK_SIZE  # [BN]
-        kt = tl.load(k_ptr + slot[None, :] * stride_ks + kvh * stride_kh + offs_d[:, None], mask=visible[None, :], other=0.0)  # [D, BN]
-        v = tl.load(v_ptr + slot[:, None] * stride_vs + kvh * stride_vh + offs_d[None, :], mask=visible[:, None], other=0.0)  # [BN, D]
+        kt = tl.load(
+            k_ptr + slot[None, :] * stride_ks + kvh * stride_kh + offs_d[:, None], mask=visible[None, :], other=0.0
+        )  # [D, BN]
+        v = tl.load(
+            v_ptr + slot[:, None] * stride_vs + kvh * stride_vh + offs_d[None, :], mask=visible[:, None], other=0.0
+        )  # [BN, D]
         if F32_DOT:
             kt, v = kt.to(tl.float32), v.to(tl.float32)
         s = tl.dot(q, kt, input_precision=PRECISION) * scale_log2e  # [BG, BN]
@@ -121,7 +125,9 @@ def paged_decode_attention(
     """softmax(q k^T * scale) v over each sequence's own cached keys -> [B, H, D] in q's dtype."""
     B, H, D = q.shape
     kvh = k_slots.shape[1]
-    assert H % kvh == 0 and D >= 16 and D & (D - 1) == 0, f"H={H}, KVH={kvh}, D={D}: need H % KVH == 0, D a power of two >= 16"
+    assert H % kvh == 0 and D >= 16 and D & (D - 1) == 0, (
+        f"H={H}, KVH={kvh}, D={D}: need H % KVH == 0, D a power of two >= 16"
+    )
     assert k_slots.shape == v_slots.shape and k_slots.shape[2] == D and k_slots.dtype == v_slots.dtype == q.dtype
     assert block_tables.dtype == lengths.dtype == torch.int32 and block_tables.shape[0] == lengths.shape[0] == B
     assert q.stride(2) == k_slots.stride(2) == v_slots.stride(2) == 1 and block_tables.stride(1) == 1

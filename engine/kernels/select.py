@@ -98,7 +98,9 @@ def check_or_fall_back(model: torch.nn.Module, choice: str) -> None:
             if not error <= 2e-2:  # also catches NaN
                 raise EngineError(f"relative error {error:.2g} at {rows} rows")
     except Exception as e:
-        log.warning("the Triton GPTQ kernels failed their check on %s (%s); using the torch reference kernel", device, e)
+        log.warning(
+            "the Triton GPTQ kernels failed their check on %s (%s); using the torch reference kernel", device, e
+        )
         for m in layers:
             m.kernel = TorchKernel(cache=False)
             m.kernel.prepare(m)

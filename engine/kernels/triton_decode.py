@@ -41,14 +41,33 @@ def decode_kernel(
             offs_k = k0 + tl.arange(0, BLOCK_K)
             x = tl.load(x_ptr + offs_k, mask=offs_k < K, other=0.0).to(tl.float32)  # [BK]
             w = dequant_tile(
-                qw_ptr, qz_ptr, s_ptr, k0, offs_n, K, N, r_word, r_shift, n_word, n_shift, stride_qw, stride_qz, stride_s,
-                BITS, GROUP, BLOCK_K,
+                qw_ptr,
+                qz_ptr,
+                s_ptr,
+                k0,
+                offs_n,
+                K,
+                N,
+                r_word,
+                r_shift,
+                n_word,
+                n_shift,
+                stride_qw,
+                stride_qz,
+                stride_s,
+                BITS,
+                GROUP,
+                BLOCK_K,
             )  # [BK, BN] float32
             acc += x[:, None] * w.to(x_ptr.dtype.element_ty).to(tl.float32)  # W rounded as the reference rounds it
         ones = tl.full((16, BLOCK_K), 1.0, dtype=tl.float32)  # column sums as a dot: every row of it is the sum
         total = tl.dot(ones, acc, input_precision="ieee")  # [16, BN]
         rows = tl.arange(0, 16)[:, None]
-        tl.store(out_ptr + rows * 0 + offs_n[None, :], total.to(out_ptr.dtype.element_ty), mask=(rows == 0) & (offs_n[None, :] < N))
+        tl.store(
+            out_ptr + rows * 0 + offs_n[None, :],
+            total.to(out_ptr.dtype.element_ty),
+            mask=(rows == 0) & (offs_n[None, :] < N),
+        )
     else:  # skinny GEMM: one 16-row tensor-core dot per tile
         offs_m = tl.arange(0, BLOCK_M)
         acc2 = tl.full((BLOCK_M, BLOCK_N), 0.0, dtype=tl.float32)
@@ -57,8 +76,23 @@ def decode_kernel(
             x_mask = (offs_m[:, None] < M) & (offs_k[None, :] < K)
             x2 = tl.load(x_ptr + offs_m[:, None] * stride_xm + offs_k[None, :], mask=x_mask, other=0.0)  # [BM, BK]
             w = dequant_tile(
-                qw_ptr, qz_ptr, s_ptr, k0, offs_n, K, N, r_word, r_shift, n_word, n_shift, stride_qw, stride_qz, stride_s,
-                BITS, GROUP, BLOCK_K,
+                qw_ptr,
+                qz_ptr,
+                s_ptr,
+                k0,
+                offs_n,
+                K,
+                N,
+                r_word,
+                r_shift,
+                n_word,
+                n_shift,
+                stride_qw,
+                stride_qz,
+                stride_s,
+                BITS,
+                GROUP,
+                BLOCK_K,
             )  # [BK, BN] float32
             acc2 = tl.dot(x2, w.to(x_ptr.dtype.element_ty), acc2, input_precision=PRECISION)
         out = out_ptr + offs_m[:, None] * stride_om + offs_n[None, :]

@@ -63,7 +63,9 @@ class TritonKernel:
         if reason is None and not normalize(layer, self.perms):
             reason = "act-order groups of unequal size"
         if reason is not None:
-            log.warning("Triton kernels do not support %s; layer %s uses the torch reference", reason, layer.extra_repr())
+            log.warning(
+                "Triton kernels do not support %s; layer %s uses the torch reference", reason, layer.extra_repr()
+            )
             layer.kernel = TorchKernel(cache=False)
             layer.kernel.prepare(layer)
 

@@ -18,8 +18,24 @@ from html import escape
 
 # Neovim's default dark colour scheme (Normal): what cells without an explicit colour show.
 DEFAULT_FG, DEFAULT_BG = "#e0e2ea", "#14161b"
-BASIC = ["#000000", "#cd3131", "#0dbc79", "#e5e510", "#2472c8", "#bc3fbc", "#11a8cd", "#e5e5e5",
-         "#666666", "#f14c4c", "#23d18b", "#f5f543", "#3b8eea", "#d670d6", "#29b8db", "#ffffff"]
+BASIC = [
+    "#000000",
+    "#cd3131",
+    "#0dbc79",
+    "#e5e510",
+    "#2472c8",
+    "#bc3fbc",
+    "#11a8cd",
+    "#e5e5e5",
+    "#666666",
+    "#f14c4c",
+    "#23d18b",
+    "#f5f543",
+    "#3b8eea",
+    "#d670d6",
+    "#29b8db",
+    "#ffffff",
+]
 CELL_W, CELL_H, FONT_SIZE, PAD = 8.4, 18, 14, 12
 FONT = "ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, 'Liberation Mono', monospace"
 FLAGS = {1: "bold", 3: "italic", 4: "underline", 7: "reverse"}
@@ -54,7 +70,7 @@ def xterm_256(n: int) -> str:
     if n < 232:
         r, g, b = (n - 16) // 36, (n - 16) // 6 % 6, (n - 16) % 6
         level = [0, 95, 135, 175, 215, 255]
-        return "#{:02x}{:02x}{:02x}".format(level[r], level[g], level[b])
+        return f"#{level[r]:02x}{level[g]:02x}{level[b]:02x}"
     grey = 8 + (n - 232) * 10
     return f"#{grey:02x}{grey:02x}{grey:02x}"
 
@@ -135,7 +151,8 @@ def render_svg(rows: list[list[Cell]], cursor: tuple[int, int] | None = None, ti
     columns = max((sum(c.width for c in row) for row in rows), default=0)
     width, height = columns * CELL_W + 2 * PAD, len(rows) * CELL_H + 2 * PAD
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:g}" height="{height:g}" viewBox="0 0 {width:g} {height:g}">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:g}" height="{height:g}" '
+        f'viewBox="0 0 {width:g} {height:g}">',
         f"<title>{escape(title)}</title>" if title else "",
         f'<rect width="100%" height="100%" rx="6" fill="{DEFAULT_BG}"/>',
         f'<g font-family="{escape(FONT)}" font-size="{FONT_SIZE}" xml:space="preserve">',
@@ -146,19 +163,33 @@ def render_svg(rows: list[list[Cell]], cursor: tuple[int, int] | None = None, ti
             fg, bg = cells[0].style.colours()
             cells_w = sum(c.width for c in cells) * CELL_W
             if bg != DEFAULT_BG:
-                out.append(f'<rect x="{PAD + x * CELL_W:g}" y="{top}" width="{cells_w:g}" height="{CELL_H}" fill="{bg}"/>')
+                out.append(
+                    f'<rect x="{PAD + x * CELL_W:g}" y="{top}" width="{cells_w:g}" height="{CELL_H}" fill="{bg}"/>'
+                )
             s = cells[0].style
-            attrs = ' font-weight="bold"' * s.bold + ' font-style="italic"' * s.italic + ' text-decoration="underline"' * s.underline
-            text = "".join(c.char if c.width == 1 else c.char + "\0" for c in cells)  # "\0" holds a wide char's second cell
-            for chunk in re.finditer(r"\S+(?: \S+)*", text):  # words with single spaces between: each is placed on its cells
+            attrs = (
+                ' font-weight="bold"' * s.bold
+                + ' font-style="italic"' * s.italic
+                + ' text-decoration="underline"' * s.underline
+            )
+            text = "".join(
+                c.char if c.width == 1 else c.char + "\0" for c in cells
+            )  # "\0" holds a wide char's second cell
+            for chunk in re.finditer(
+                r"\S+(?: \S+)*", text
+            ):  # words with single spaces between: each is placed on its cells
                 left, chars = PAD + (x + chunk.start()) * CELL_W, chunk.group().replace("\0", "")
                 out.append(
-                    f'<text x="{left:g}" y="{top + CELL_H - 5}" fill="{fg}" textLength="{len(chunk.group()) * CELL_W:g}" '
+                    f'<text x="{left:g}" y="{top + CELL_H - 5}" fill="{fg}" '
+                    f'textLength="{len(chunk.group()) * CELL_W:g}" '
                     f'lengthAdjust="spacingAndGlyphs"{attrs}>{escape(chars)}</text>'
                 )
     if cursor is not None:
         col, row = cursor
-        out.append(f'<rect x="{PAD + col * CELL_W:g}" y="{PAD + row * CELL_H}" width="2" height="{CELL_H}" fill="{DEFAULT_FG}"/>')
+        out.append(
+            f'<rect x="{PAD + col * CELL_W:g}" y="{PAD + row * CELL_H}" '
+            f'width="2" height="{CELL_H}" fill="{DEFAULT_FG}"/>'
+        )
     out += ["</g>", "</svg>"]
     return "\n".join(filter(None, out)) + "\n"
 

@@ -27,7 +27,9 @@ pytestmark = pytest.mark.slow
 
 
 def nvim_version(binary: str) -> tuple[int, int]:
-    first = subprocess.run([binary, "--version"], check=False, capture_output=True, text=True, timeout=30).stdout.splitlines()[0]
+    first = subprocess.run(
+        [binary, "--version"], check=False, capture_output=True, text=True, timeout=30
+    ).stdout.splitlines()[0]
     major, minor = first.removeprefix("NVIM v").split(".")[:2]
     return int(major), int(minor)
 
@@ -78,7 +80,9 @@ def seen(nvim, tmp_path_factory) -> dict:
         "XDG_STATE_HOME": str(files / "state"),  # the LSP log stays out of the home folder
     }
     command = [nvim, "--headless", "--clean", "-u", str(HERE / "init.lua"), "-c", f"luafile {HERE / 'scenarios.lua'}"]
-    run = subprocess.run(command, check=False, env=env, cwd=files, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=110)
+    run = subprocess.run(
+        command, check=False, env=env, cwd=files, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=110
+    )
     assert out.exists(), f"Neovim wrote no results (exit {run.returncode}):\n{run.stdout}\n{run.stderr}"
     results = json.loads(out.read_text())
     results["nvim_output"] = run.stdout + run.stderr
@@ -154,7 +158,14 @@ def test_plain_lsp_config_works_without_setup(nvim, tmp_path):
     """`lsp/codellama.lua` and `plugin/` alone: the config resolves, the commands exist."""
     out = tmp_path / "config.json"
     command = [nvim, "--headless", "--clean", "-u", str(HERE / "plain_config.lua")]
-    run = subprocess.run(command, check=False, env={**os.environ, "CODELLAMA_TEST_OUT": str(out)}, capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        command,
+        check=False,
+        env={**os.environ, "CODELLAMA_TEST_OUT": str(out)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.exists(), run.stdout + run.stderr
     config = json.loads(out.read_text())
     assert config["cmd"] == ["codellama-lsp"]

@@ -22,7 +22,10 @@ from tests.editors.test_nvim import HERE, KNOWN_ANSWER, SERVER, find_nvim
 from tests.fixtures.known_answer import write_known_answer_checkpoint
 
 SCREENSHOT = HERE.parents[1] / "editors" / "nvim" / "screenshot.svg"
-SOURCE = 'import math\n\n\ndef add(a, b):\n    """The sum of a and b."""\n    \n\n\ndef area(r):\n    return math.pi * r * r\n'
+SOURCE = (
+    'import math\n\n\ndef add(a, b):\n    """The sum of a and b."""\n    \n\n\n'
+    "def area(r):\n    return math.pi * r * r\n"
+)
 COLUMNS, LINES = 64, 14
 
 pytestmark = pytest.mark.slow
@@ -39,7 +42,9 @@ class Tmux:
         return run.stdout
 
     def alive(self) -> bool:
-        return subprocess.run([*self.base, "has-session"], env=self.env, capture_output=True, timeout=30).returncode == 0
+        return (
+            subprocess.run([*self.base, "has-session"], env=self.env, capture_output=True, timeout=30).returncode == 0
+        )
 
 
 def capture_when_settled(tmux: Tmux, timeout: float = 90) -> tuple[str, tuple[int, int]]:
@@ -95,7 +100,14 @@ def test_screen_shows_ghost_text_after_the_cursor(screen):
     capture, (col, row) = screen
     rows = parse(capture)
     lines = text_rows(rows)
-    assert lines[:6] == ["import math", "", "", "def add(a, b):", '    """The sum of a and b."""', "    " + KNOWN_ANSWER]
+    assert lines[:6] == [
+        "import math",
+        "",
+        "",
+        "def add(a, b):",
+        '    """The sum of a and b."""',
+        "    " + KNOWN_ANSWER,
+    ]
     assert (col, row) == (4, 5)  # the cursor sits before the ghost text: it is not in the buffer
     assert lines[-2].split() == ["calc.py", "Code", "Llama:", "ready", "6:5"]
     assert lines[-1] == "-- INSERT --"
@@ -114,5 +126,6 @@ def test_screenshot_is_the_rendered_screen(screen, tmp_path):
         SCREENSHOT.write_text(svg)
     assert SCREENSHOT.exists(), "run: UPDATE_SCREENSHOTS=1 python -m pytest tests/editors/test_nvim_screenshot.py"
     assert svg_rows(SCREENSHOT.read_text()) == svg_rows(svg), (
-        f"{SCREENSHOT.name} is out of date; run: UPDATE_SCREENSHOTS=1 python -m pytest tests/editors/test_nvim_screenshot.py"
+        f"{SCREENSHOT.name} is out of date; run: "
+        "UPDATE_SCREENSHOTS=1 python -m pytest tests/editors/test_nvim_screenshot.py"
     )

@@ -22,7 +22,13 @@ pytestmark = pytest.mark.slow
 
 def npm(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ["npm", *args], cwd=EXTENSION, check=False, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+        ["npm", *args],
+        cwd=EXTENSION,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -67,7 +73,16 @@ def test_package_builds_the_vsix(installed):
         readme = vsix.read("extension/readme.md").decode()
     assert {"extension.vsixmanifest", "[Content_Types].xml", "extension/readme.md"} <= names, names
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", readme)
-    assert images and all(f"extension/{image}" in names for image in images), (images, names)  # the README's pictures travel with it
-    assert (packaged["name"], packaged["version"], packaged["main"]) == (manifest["name"], manifest["version"], "./dist/extension.js")
+    assert images and all(f"extension/{image}" in names for image in images), (
+        images,
+        names,
+    )  # the README's pictures travel with it
+    assert (packaged["name"], packaged["version"], packaged["main"]) == (
+        manifest["name"],
+        manifest["version"],
+        "./dist/extension.js",
+    )
     assert "codellama.askSelection" in bundle  # the commands are registered by the bundled code
-    assert not any(name.startswith(("extension/node_modules/", "extension/src/", "extension/test/")) for name in names), names
+    assert not any(
+        name.startswith(("extension/node_modules/", "extension/src/", "extension/test/")) for name in names
+    ), names

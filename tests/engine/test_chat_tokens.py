@@ -5,10 +5,10 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from codellama_lsp.engine import QuantConfig, TokenizerMissingError, load_model
-from codellama_lsp.engine.tokenizer import codellama_70b_chat_template
 from transformers import AutoTokenizer
 
+from codellama_lsp.engine import QuantConfig, TokenizerMissingError, load_model
+from codellama_lsp.engine.tokenizer import codellama_70b_chat_template
 from tests.conftest import CHAT_SPEC, TOKENIZER_DIR
 from tests.fixtures.card_dialog import CARD_CHAT, CARD_PROMPT, CARD_REFERENCE_TOKENS
 
@@ -96,7 +96,9 @@ def test_a_rebuilt_llama_tokenizer_still_gives_the_reference(checkpoint_factory,
     folder, _ = checkpoint_factory(CHAT_SPEC, QuantConfig(4, 32, True, True, "gptq"), seed=3, tokenizer=True)
     shutil.copytree(folder, tmp_path / "m")
     config_path = tmp_path / "m" / "tokenizer_config.json"
-    config_path.write_text(json.dumps(json.loads(config_path.read_text()) | {"tokenizer_class": "LlamaTokenizer", "legacy": False}))
+    config_path.write_text(
+        json.dumps(json.loads(config_path.read_text()) | {"tokenizer_class": "LlamaTokenizer", "legacy": False})
+    )
     rebuilt = AutoTokenizer.from_pretrained(str(tmp_path / "m"))
     assert rebuilt.encode("<s>Source", add_special_tokens=False) == [1, 4435]  # the problem, as transformers loads it
     model = load_model(tmp_path / "m")

@@ -7,9 +7,10 @@ import shutil
 
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
+
 from codellama_lsp.engine import CheckpointError, EngineError, QuantConfig, load_model
 from codellama_lsp.engine.synthetic import SyntheticSpec
-from safetensors.torch import load_file, save_file
 
 SPEC = SyntheticSpec(vocab_size=256, dim=64, n_layers=1, n_heads=2, n_kv_heads=1, intermediate_size=128)
 QUANT = QuantConfig(4, 32, True, True, "gptq")
@@ -78,7 +79,9 @@ def test_wrong_shape_names_tensor_and_file(folder):
     name = "model.layers.0.mlp.down_proj.scales"
     tensors[name] = torch.ones(3, 64, dtype=torch.float16)
     save_file(tensors, folder / "model.safetensors")
-    with pytest.raises(CheckpointError, match=rf"model\.safetensors: tensor '{name}' has shape \[3, 64\], expected \[4, 64\]"):
+    with pytest.raises(
+        CheckpointError, match=rf"model\.safetensors: tensor '{name}' has shape \[3, 64\], expected \[4, 64\]"
+    ):
         load_model(folder)
 
 

@@ -6,6 +6,7 @@ import logging
 
 import pytest
 import torch
+
 from codellama_lsp.engine import SamplingParams
 from codellama_lsp.engine.decode_graphs import DecodeGraphs
 
@@ -54,7 +55,14 @@ def test_a_graph_that_disagrees_turns_graphs_off(chat_model, monkeypatch, caplog
 def test_static_decode_on_the_triton_kernel(chat_model):
     pytest.importorskip("triton")
     static = rebuilt(chat_model, decode_graphs="on")
-    static.runner.graphs = DecodeGraphs(static.transformer, static.kv_cache, static.blocks.num_blocks, static.device, capture=False, decode_kernel="triton")
+    static.runner.graphs = DecodeGraphs(
+        static.transformer,
+        static.kv_cache,
+        static.blocks.num_blocks,
+        static.device,
+        capture=False,
+        decode_kernel="triton",
+    )
     assert static.runner.graphs.kernel is not None  # the paged-decode kernel, interpreted
     params = SamplingParams(max_new_tokens=5)
     prompts = [prompt(20, 5), prompt(45, 6), prompt(9, 7)]

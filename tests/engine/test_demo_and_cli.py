@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from codellama_lsp.engine import QuantConfig, SamplingParams, load_model
 from codellama_lsp.engine.config import parse_quant_config
 from codellama_lsp.server.cli import main

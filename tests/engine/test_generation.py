@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from codellama_lsp.engine import SamplingParams
 from codellama_lsp.engine.text_stream import TextStream
 
@@ -103,7 +104,14 @@ async def test_concurrent_streams_each_match_their_solo_answer(chat_model):
 
 @pytest.mark.parametrize(
     "text",
-    ["    return s[::-1]\n", "héllo wörld", "日本語のテキスト", "emoji 🚀🎉 ok", "tabs\tand  double  spaces", " leading space"],
+    [
+        "    return s[::-1]\n",
+        "héllo wörld",
+        "日本語のテキスト",
+        "emoji 🚀🎉 ok",
+        "tabs\tand  double  spaces",
+        " leading space",
+    ],
 )
 def test_text_stream_deltas_rebuild_the_text_exactly(chat_model, text):
     tok = chat_model.tokenizer
@@ -111,7 +119,10 @@ def test_text_stream_deltas_rebuild_the_text_exactly(chat_model, text):
     ids = tok.encode(text, add_special_tokens=False)
     stream = TextStream(tok, prompt, stop=())
     deltas = [stream.push(t) for t in ids] + [stream.finish()]
-    assert "".join(deltas) == tok.decode(prompt + ids, skip_special_tokens=True)[len(tok.decode(prompt, skip_special_tokens=True)) :]
+    assert (
+        "".join(deltas)
+        == tok.decode(prompt + ids, skip_special_tokens=True)[len(tok.decode(prompt, skip_special_tokens=True)) :]
+    )
     assert not any("\ufffd" in d for d in deltas)
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import huggingface_hub
 import pytest
+from huggingface_hub import errors
+
 from codellama_lsp.engine import CheckpointError
 from codellama_lsp.engine.hub import HUB_PATTERNS, resolve_source
-from huggingface_hub import errors
 
 
 def test_download_reports_files_fetched_and_only_asks_for_safe_files(monkeypatch, tmp_path):
@@ -21,11 +22,20 @@ def test_download_reports_files_fetched_and_only_asks_for_safe_files(monkeypatch
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
     reports = []
-    folder = resolve_source("TheBloke/CodeLlama-70B-Instruct-GPTQ", "gptq-3bit--1g-actorder_True", lambda m, f: reports.append((m, f)))
+    folder = resolve_source(
+        "TheBloke/CodeLlama-70B-Instruct-GPTQ", "gptq-3bit--1g-actorder_True", lambda m, f: reports.append((m, f))
+    )
     assert folder == tmp_path
-    assert seen == {"repo_id": "TheBloke/CodeLlama-70B-Instruct-GPTQ", "revision": "gptq-3bit--1g-actorder_True", "patterns": HUB_PATTERNS}
+    assert seen == {
+        "repo_id": "TheBloke/CodeLlama-70B-Instruct-GPTQ",
+        "revision": "gptq-3bit--1g-actorder_True",
+        "patterns": HUB_PATTERNS,
+    }
     assert not any(p.endswith((".bin", ".pt", ".py")) for p in HUB_PATTERNS)
-    assert reports[-1] == ("Downloading TheBloke/CodeLlama-70B-Instruct-GPTQ@gptq-3bit--1g-actorder_True: 3/3 files", 1.0)
+    assert reports[-1] == (
+        "Downloading TheBloke/CodeLlama-70B-Instruct-GPTQ@gptq-3bit--1g-actorder_True: 3/3 files",
+        1.0,
+    )
 
 
 def hub_error(kind: type[Exception]) -> Exception:

@@ -6,10 +6,10 @@ import json
 
 import pytest
 import torch
-from codellama_lsp.engine import QuantConfig, load_model
-from codellama_lsp.engine.synthetic import SyntheticSpec
 from transformers import LlamaConfig, LlamaForCausalLM
 
+from codellama_lsp.engine import QuantConfig, load_model
+from codellama_lsp.engine.synthetic import SyntheticSpec
 from tests.conftest import SEED_LAYOUTS, relative_error
 
 # in-features 256 and 512 span several groups of 32 and 128; GQA with 4 query / 2 KV heads.

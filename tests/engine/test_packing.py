@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from codellama_lsp.engine.packing import pack, shift_zeros, unpack
 
 

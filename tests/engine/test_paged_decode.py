@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from codellama_lsp.engine import SamplingParams
 from codellama_lsp.engine.attention import PagedAttention, Segment, triton_decode
 from codellama_lsp.engine.config import ModelArgs
@@ -18,7 +19,7 @@ from ..conftest import relative_error
 from .test_serving import prompt, rebuilt, run_together
 
 pytest.importorskip("triton")
-from codellama_lsp.engine.kernels import paged_decode  # noqa: E402
+from codellama_lsp.engine.kernels import paged_decode
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # CPU: Triton's interpreter
 TOLERANCE = {torch.float32: 1e-4, torch.float16: 1e-2, torch.bfloat16: 2e-2}
@@ -121,7 +122,9 @@ def test_paged_attention_mixed_step_matches_torch():
 def test_engine_greedy_tokens_equal_torch(chat_model, monkeypatch):
     calls: list[int] = []
     original = paged_decode.paged_decode_attention
-    monkeypatch.setattr(paged_decode, "paged_decode_attention", lambda q, *a, **kw: (calls.append(q.shape[0]), original(q, *a, **kw))[1])
+    monkeypatch.setattr(
+        paged_decode, "paged_decode_attention", lambda q, *a, **kw: (calls.append(q.shape[0]), original(q, *a, **kw))[1]
+    )
     params = SamplingParams(max_new_tokens=8)
     prompts = [prompt(n, seed) for seed, n in enumerate([5, 37, 70, 2])]
     results = {}

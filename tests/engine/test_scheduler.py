@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from codellama_lsp.engine.block_manager import BlockManager
 from codellama_lsp.engine.errors import EngineBusyError
 from codellama_lsp.engine.sampler import SamplingParams
@@ -15,7 +16,13 @@ BS = 4
 class Request(Sequence):
     def __init__(self, n_prompt: int, priority=Priority.ACTION, max_new=3, first=1):
         self.out: list = []
-        super().__init__(list(range(first, first + n_prompt)), SamplingParams(max_new_tokens=max_new), priority, frozenset({0}), emit=self.out.append)
+        super().__init__(
+            list(range(first, first + n_prompt)),
+            SamplingParams(max_new_tokens=max_new),
+            priority,
+            frozenset({0}),
+            emit=self.out.append,
+        )
 
 
 def make(num_blocks=64, max_batch=4, step_tokens=16, max_waiting=8) -> Scheduler:

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 import torch
+
 from codellama_lsp.engine import Model, SamplingParams
 from codellama_lsp.engine.config import ServingConfig
 from codellama_lsp.engine.kv_cache import bytes_per_token
@@ -17,7 +18,16 @@ from ..conftest import relative_error
 
 def rebuilt(model: Model, **serving) -> Model:
     """The same weights behind a fresh engine (empty cache) with these serving settings."""
-    return Model(model.transformer, model.tokenizer, model.eos_token_ids, model.device, model.dtype, model.source, ServingConfig(**serving), available_memory=1 << 30)
+    return Model(
+        model.transformer,
+        model.tokenizer,
+        model.eos_token_ids,
+        model.device,
+        model.dtype,
+        model.source,
+        ServingConfig(**serving),
+        available_memory=1 << 30,
+    )
 
 
 def prompt(n: int, seed: int) -> list[int]:

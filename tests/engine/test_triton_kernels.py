@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from codellama_lsp.engine import EngineError, QuantConfig, load_model
 from codellama_lsp.engine.kernels import resolve_kernel
 from codellama_lsp.engine.kernels.select import load_triton
 from codellama_lsp.engine.quant import QuantLinear, TorchKernel
 from codellama_lsp.engine.synthetic import SyntheticSpec, random_gptq_linear
-
 from tests.conftest import relative_error
 
 pytest.importorskip("triton")
@@ -44,7 +44,9 @@ def TritonKernel():
         pytest.skip(str(e))
 
 
-def layer_pair(quant: QuantConfig, kernel, dtype: torch.dtype, seed: int, k: int = K, n: int = N, g_idx: torch.Tensor | None = None):
+def layer_pair(
+    quant: QuantConfig, kernel, dtype: torch.dtype, seed: int, k: int = K, n: int = N, g_idx: torch.Tensor | None = None
+):
     """(layer on `kernel`, the same tensors on the torch reference) on DEVICE."""
     tensors, _ = random_gptq_linear(k, n, quant, torch.Generator().manual_seed(seed), bias=False)
     if g_idx is not None:
@@ -99,7 +101,9 @@ def test_prefill_matches_reference(TritonKernel, quant):
     check(kernel, layer, ref, PREFILL_ROWS, torch.float32, seed=400 + i)
 
 
-HALF_LAYOUTS = [q for q in LAYOUTS if q.bits in (3, 4) and q.zeros_stored_minus_one and q.desc_act == (q.group_size > 0)]
+HALF_LAYOUTS = [
+    q for q in LAYOUTS if q.bits in (3, 4) and q.zeros_stored_minus_one and q.desc_act == (q.group_size > 0)
+]
 
 
 @pytest.mark.parametrize("quant", HALF_LAYOUTS, ids=layout_id)
@@ -158,7 +162,9 @@ def test_load_model_triton_matches_torch(checkpoint_factory, TritonKernel):
     assert kernel_names(load_model(folder, device="cpu")) == {"torch"}  # auto: the reference on the CPU
 
 
-def test_auto_falls_back_to_the_reference_when_the_kernel_disagrees(checkpoint_factory, TritonKernel, monkeypatch, caplog):
+def test_auto_falls_back_to_the_reference_when_the_kernel_disagrees(
+    checkpoint_factory, TritonKernel, monkeypatch, caplog
+):
     from codellama_lsp.engine.kernels import check_or_fall_back
 
     folder, _ = checkpoint_factory(SPEC, QuantConfig(4, 32, True, True, "gptq"), seed=32)
@@ -166,7 +172,9 @@ def test_auto_falls_back_to_the_reference_when_the_kernel_disagrees(checkpoint_f
     reference = load_model(folder, device=DEVICE, kernel="torch")
     check_or_fall_back(model.transformer, "auto")  # a working kernel stays
     assert kernel_names(model) == {"triton"}
-    monkeypatch.setattr(TritonKernel, "forward", lambda self, layer, x, out=None: torch.zeros(*x.shape[:-1], layer.out_features))
+    monkeypatch.setattr(
+        TritonKernel, "forward", lambda self, layer, x, out=None: torch.zeros(*x.shape[:-1], layer.out_features)
+    )
     check_or_fall_back(model.transformer, "triton")  # only "auto" is checked
     assert kernel_names(model) == {"triton"}
     check_or_fall_back(model.transformer, "auto")

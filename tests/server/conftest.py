@@ -24,7 +24,9 @@ CAPABILITIES = lsp.ClientCapabilities(
             data_support=True,
             resolve_support=lsp.ClientCodeActionResolveOptions(properties=["edit"]),
             code_action_literal_support=lsp.ClientCodeActionLiteralOptions(
-                code_action_kind=lsp.ClientCodeActionKindOptions(value_set=["", "quickfix", "refactor", "refactor.rewrite"])
+                code_action_kind=lsp.ClientCodeActionKindOptions(
+                    value_set=["", "quickfix", "refactor", "refactor.rewrite"]
+                )
             ),
         ),
     ),
@@ -75,19 +77,29 @@ async def wait_for_model(client, loads: int = 1) -> None:
     """Until `loads` model loads have ended (their progress bar says ready or failed)."""
 
     def ended() -> int:
-        return sum(1 for v in progress_values(client) if isinstance(v, lsp.WorkDoneProgressEnd) and v.message and ("ready" in v.message or v.message == "failed"))
+        return sum(
+            1
+            for v in progress_values(client)
+            if isinstance(v, lsp.WorkDoneProgressEnd) and v.message and ("ready" in v.message or v.message == "failed")
+        )
 
     await wait_until(lambda: ended() >= loads, what="the model to load")
 
 
 def open_document(client, uri: str, text: str, language: str = "python", version: int = 1) -> None:
-    client.text_document_did_open(lsp.DidOpenTextDocumentParams(text_document=lsp.TextDocumentItem(uri=uri, language_id=language, version=version, text=text)))
+    client.text_document_did_open(
+        lsp.DidOpenTextDocumentParams(
+            text_document=lsp.TextDocumentItem(uri=uri, language_id=language, version=version, text=text)
+        )
+    )
 
 
 def change_document(client, uri: str, version: int, text: str, range_: lsp.Range) -> None:
     change = lsp.TextDocumentContentChangePartial(range=range_, text=text)
     client.text_document_did_change(
-        lsp.DidChangeTextDocumentParams(text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=version), content_changes=[change])
+        lsp.DidChangeTextDocumentParams(
+            text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=version), content_changes=[change]
+        )
     )
 
 

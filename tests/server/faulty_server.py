@@ -10,6 +10,7 @@ import sys
 import time
 
 import torch
+
 from codellama_lsp.engine import load_model, model_runner
 from codellama_lsp.server.handlers import build_server
 

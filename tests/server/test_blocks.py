@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from codellama_lsp.server.blocks import enclosing_block
 
 PYTHON = """\
@@ -89,7 +90,7 @@ def test_enclosing_block_in_go_rust_and_c():
     assert enclosing_block(go, 4) == (2, 7)
     rust = "impl Cart {\n    #[inline]\n    pub fn total(&self) -> u32 {\n        self.items.iter().sum()\n    }\n}\n"
     assert enclosing_block(rust, 3) == (1, 4)  # with its attribute
-    c = "int main(void) {\n    puts(\"hi\");\n    return 0;\n}\n"
+    c = 'int main(void) {\n    puts("hi");\n    return 0;\n}\n'
     assert enclosing_block(c, 2) == (0, 3)
 
 

@@ -56,6 +56,12 @@ def test_complete_with_the_demo_model_runs_end_to_end(tmp_path):
     env_cache = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
     import os
 
-    done = subprocess.run([*CLI, "complete", f"{path}:5:5", "--model", "demo"], capture_output=True, text=True, timeout=300, env={**os.environ, **env_cache})
+    done = subprocess.run(
+        [*CLI, "complete", f"{path}:5:5", "--model", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **env_cache},
+    )
     assert done.returncode == 0, done.stderr
     assert "noise" in done.stderr  # the demo model says what it is

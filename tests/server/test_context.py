@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from codellama_lsp.server.context import (
     CodeContext,
     ContextTooLarge,
@@ -20,7 +21,6 @@ from codellama_lsp.server.document import (
     utf16_length,
     utf16_to_index,
 )
-
 from tests.conftest import TOKENIZER_DIR
 
 
@@ -137,7 +137,9 @@ def test_a_selection_is_kept_whole_with_the_rest_shared_around_it():
 
 
 def test_a_reversed_range_is_the_same_range():
-    assert surrounding_code(NUMBERED, (12, 0), (10, 0), 42, chars) == surrounding_code(NUMBERED, (10, 0), (12, 0), 42, chars)
+    assert surrounding_code(NUMBERED, (12, 0), (10, 0), 42, chars) == surrounding_code(
+        NUMBERED, (10, 0), (12, 0), 42, chars
+    )
 
 
 def test_a_selection_larger_than_the_budget_is_refused_by_default():
@@ -227,7 +229,8 @@ def test_the_real_tokenizer_budget_is_never_exceeded():
         return len(tokenizer.encode(text, add_special_tokens=False))
 
     source = "".join(
-        f"def handler_{i}(request):\r\n\t# 😀 réponse {i}\r\n\treturn render(request, 'page_{i}.html', {{'n': {i}}})\r\n\r\n"
+        f"def handler_{i}(request):\r\n\t# 😀 réponse {i}\r\n"
+        f"\treturn render(request, 'page_{i}.html', {{'n': {i}}})\r\n\r\n"
         for i in range(300)
     )
     for line, character, budget in [(0, 0, 500), (600, 3, 700), (1199, 40, 300), (5, 12, 64)]:

@@ -68,10 +68,14 @@ async def test_a_newer_inline_request_aborts_the_older_and_frees_its_kv(endless:
         await first
     except Exception as e:  # a superseded request may answer empty or as cancelled
         assert getattr(e, "code", None) == -32800
-    engine = await engine_when(client, lambda e: e["running"] == 1 and e["promptTokens"] > busy["promptTokens"], "the second request alone")
+    engine = await engine_when(
+        client, lambda e: e["running"] == 1 and e["promptTokens"] > busy["promptTokens"], "the second request alone"
+    )
     prompt = engine["promptTokens"] // 2  # the same prompt twice
     assert engine["reusedTokens"] >= prompt - engine["blockSize"]  # the second prefilled only its last block
-    assert engine["kvBlocksUsed"] <= -(-(prompt + INLINE_TOKENS) // engine["blockSize"])  # one sequence's worth: the first's are free
+    assert engine["kvBlocksUsed"] <= -(
+        -(prompt + INLINE_TOKENS) // engine["blockSize"]
+    )  # one sequence's worth: the first's are free
     result = await second
     assert result.items and result.items[0].insert_text.startswith(KNOWN_ANSWER)
     idle = (await status(client))["engine"]

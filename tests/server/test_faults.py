@@ -30,7 +30,9 @@ URI = "file:///ws/add.py"
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
 async def client(lsp_client: LanguageClient, known_model):
-    await lsp_client.initialize_session(lsp.InitializeParams(capabilities=CAPABILITIES, initialization_options=settings(known_model)))
+    await lsp_client.initialize_session(
+        lsp.InitializeParams(capabilities=CAPABILITIES, initialization_options=settings(known_model))
+    )
     await wait_for_model(lsp_client)
     open_document(lsp_client, URI, SOURCE)
     yield
@@ -59,12 +61,24 @@ async def test_positions_past_the_end_are_clamped(client: LanguageClient):
 async def test_unknown_documents(client: LanguageClient):
     assert await ghost(client, uri="file:///nowhere.py") == []
     actions = await client.text_document_code_action_async(
-        lsp.CodeActionParams(text_document=lsp.TextDocumentIdentifier(uri="file:///nowhere.py"), range=rng((0, 0), (0, 0)), context=lsp.CodeActionContext(diagnostics=[]))
+        lsp.CodeActionParams(
+            text_document=lsp.TextDocumentIdentifier(uri="file:///nowhere.py"),
+            range=rng((0, 0), (0, 0)),
+            context=lsp.CodeActionContext(diagnostics=[]),
+        )
     )
     assert not actions
     with pytest.raises(Exception, match="Unknown document") as info:
         await client.workspace_execute_command_async(
-            lsp.ExecuteCommandParams(command="codellama.explain", arguments=[{"textDocument": {"uri": "file:///nowhere.py"}, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}}])
+            lsp.ExecuteCommandParams(
+                command="codellama.explain",
+                arguments=[
+                    {
+                        "textDocument": {"uri": "file:///nowhere.py"},
+                        "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}},
+                    }
+                ],
+            )
         )
     assert info.value.code == -32602
     assert await ghost(client) == [KNOWN_ANSWER]
@@ -76,7 +90,11 @@ async def test_reversed_range_means_the_same_lines(client: LanguageClient):
     results = []
     for r in (forward, backward):
         results.append(
-            await client.workspace_execute_command_async(lsp.ExecuteCommandParams(command="codellama.explain", arguments=[{"textDocument": {"uri": URI}, "range": r}]))
+            await client.workspace_execute_command_async(
+                lsp.ExecuteCommandParams(
+                    command="codellama.explain", arguments=[{"textDocument": {"uri": URI}, "range": r}]
+                )
+            )
         )
     assert results[0] == results[1] == {"text": KNOWN_ANSWER}
 
@@ -88,7 +106,15 @@ async def test_huge_and_binary_files_get_no_model_call(client: LanguageClient):
     assert await ghost(client, uri="file:///ws/blob.bin", line=0, character=2) == []
     with pytest.raises(Exception, match="too large"):
         await client.workspace_execute_command_async(
-            lsp.ExecuteCommandParams(command="codellama.explain", arguments=[{"textDocument": {"uri": "file:///ws/huge.js"}, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 0}}}])
+            lsp.ExecuteCommandParams(
+                command="codellama.explain",
+                arguments=[
+                    {
+                        "textDocument": {"uri": "file:///ws/huge.js"},
+                        "range": {"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 0}},
+                    }
+                ],
+            )
         )
     assert await ghost(client) == [KNOWN_ANSWER]
 
@@ -103,10 +129,14 @@ async def test_malformed_params_get_invalid_params(client: LanguageClient):
         await raw_request(client, "bad-1", lsp.TEXT_DOCUMENT_INLINE_COMPLETION, {"textDocument": 5, "position": "here"})
     assert getattr(info.value, "code", None) == -32602
     with pytest.raises(Exception) as info:
-        await raw_request(client, "bad-2", lsp.CODE_ACTION_RESOLVE, {"title": "x", "data": {"uri": URI, "action": "nope"}})
+        await raw_request(
+            client, "bad-2", lsp.CODE_ACTION_RESOLVE, {"title": "x", "data": {"uri": URI, "action": "nope"}}
+        )
     assert getattr(info.value, "code", None) == -32602
     with pytest.raises(Exception) as info:
-        await client.workspace_execute_command_async(lsp.ExecuteCommandParams(command="codellama.ask", arguments=[{"range": 3}]))
+        await client.workspace_execute_command_async(
+            lsp.ExecuteCommandParams(command="codellama.ask", arguments=[{"range": 3}])
+        )
     assert info.value.code == -32602
     assert await ghost(client) == [KNOWN_ANSWER]
 
@@ -129,7 +159,13 @@ async def test_cancel_storm(client: LanguageClient):
     pending = []
     for i in range(30):
         msg_id = f"storm-{i}"
-        pending.append(asyncio.ensure_future(client.protocol.send_request_async(lsp.TEXT_DOCUMENT_INLINE_COMPLETION, inline(URI, 1, 4), msg_id=msg_id)))
+        pending.append(
+            asyncio.ensure_future(
+                client.protocol.send_request_async(
+                    lsp.TEXT_DOCUMENT_INLINE_COMPLETION, inline(URI, 1, 4), msg_id=msg_id
+                )
+            )
+        )
         if i % 2:
             client.protocol.notify(lsp.CANCEL_REQUEST, lsp.CancelParams(id=msg_id))
     outcomes = await asyncio.gather(*pending, return_exceptions=True)
@@ -146,11 +182,18 @@ def test_positions_stay_utf16_when_the_editor_offers_utf8_first():
     server = subprocess.Popen(SERVER, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         capabilities = {"general": {"positionEncodings": ["utf-8", "utf-16"]}}
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": None, "capabilities": capabilities}})
+        body = json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {"processId": None, "capabilities": capabilities},
+            }
+        )
         server.stdin.write(f"Content-Length: {len(body)}\r\n\r\n{body}".encode())
         server.stdin.flush()
         headers = {}
-        while (line := server.stdout.readline().strip()):
+        while line := server.stdout.readline().strip():
             name, _, value = line.partition(b":")
             headers[name.lower()] = value.strip()
         length = int(headers[b"content-length"])
@@ -167,7 +210,14 @@ def test_server_exits_when_the_editor_process_dies(known_model, tmp_path):
     try:
         import json
 
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": editor.pid, "capabilities": {}, "rootUri": None}})
+        body = json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {"processId": editor.pid, "capabilities": {}, "rootUri": None},
+            }
+        )
         server.stdin.write(f"Content-Length: {len(body)}\r\n\r\n{body}".encode())
         server.stdin.flush()
         server.stdout.readline()  # the answer's header: initialize was handled

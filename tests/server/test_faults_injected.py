@@ -24,12 +24,16 @@ from tests.server.conftest import (
 
 SOURCE = "def add(a, b):\n    \n"
 URI = "file:///ws/add.py"
-EXPLAIN = {"textDocument": {"uri": URI}, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 0}}}
+EXPLAIN = {
+    "textDocument": {"uri": URI},
+    "range": {"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 0}},
+}
 
 
 def inline_params() -> lsp.InlineCompletionParams:
     return lsp.InlineCompletionParams(
-        text_document=lsp.TextDocumentIdentifier(uri=URI), position=pos(1, 4),
+        text_document=lsp.TextDocumentIdentifier(uri=URI),
+        position=pos(1, 4),
         context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Automatic),
     )
 
@@ -39,9 +43,15 @@ async def explain(client: LanguageClient, msg_id: str | None = None):
     return await client.protocol.send_request_async(lsp.WORKSPACE_EXECUTE_COMMAND, params, msg_id=msg_id)
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=FAULTY_SERVER, server_env={"CODELLAMA_TEST_LOAD_DELAY": "4", "CODELLAMA_TEST_OOM_ONCE": "1"}))
+@pytest_lsp.fixture(
+    config=ClientServerConfig(
+        server_command=FAULTY_SERVER, server_env={"CODELLAMA_TEST_LOAD_DELAY": "4", "CODELLAMA_TEST_OOM_ONCE": "1"}
+    )
+)
 async def faulty(lsp_client: LanguageClient, known_model):
-    await lsp_client.initialize_session(lsp.InitializeParams(capabilities=CAPABILITIES, initialization_options=settings(known_model)))
+    await lsp_client.initialize_session(
+        lsp.InitializeParams(capabilities=CAPABILITIES, initialization_options=settings(known_model))
+    )
     open_document(lsp_client, URI, SOURCE)
     yield
     await lsp_client.shutdown_session()
@@ -57,14 +67,18 @@ async def test_requests_while_loading_then_out_of_memory_once(faulty: LanguageCl
     assert info.value.code == -32803
     assert sum("ran out of memory" in m.message for m in client.messages) == 1
     # the engine survived: the next requests succeed
-    assert [i.insert_text for i in (await client.text_document_inline_completion_async(inline_params())).items] == [KNOWN_ANSWER]
+    assert [i.insert_text for i in (await client.text_document_inline_completion_async(inline_params())).items] == [
+        KNOWN_ANSWER
+    ]
     assert (await explain(client))["text"] == KNOWN_ANSWER
 
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
 async def broken(lsp_client: LanguageClient, tmp_path_factory):
     missing = tmp_path_factory.mktemp("empty") / "no-model-here"
-    await lsp_client.initialize_session(lsp.InitializeParams(capabilities=CAPABILITIES, initialization_options=settings(missing)))
+    await lsp_client.initialize_session(
+        lsp.InitializeParams(capabilities=CAPABILITIES, initialization_options=settings(missing))
+    )
     await wait_for_model(lsp_client)
     open_document(lsp_client, URI, SOURCE)
     yield
@@ -94,7 +108,11 @@ async def endless(lsp_client: LanguageClient, endless_model):
 
 
 def begun(client: LanguageClient, title: str) -> list[str]:
-    return [token for token, values in client.progress_reports.items() if any(isinstance(v, lsp.WorkDoneProgressBegin) and v.title == title for v in values)]
+    return [
+        token
+        for token, values in client.progress_reports.items()
+        if any(isinstance(v, lsp.WorkDoneProgressBegin) and v.title == title for v in values)
+    ]
 
 
 async def test_cancel_request_mid_generation(endless: LanguageClient):
@@ -107,7 +125,9 @@ async def test_cancel_request_mid_generation(endless: LanguageClient):
         await request
     assert getattr(info.value, "code", None) == -32800  # RequestCancelled
     (token,) = begun(client, "Code Llama: Explain this code")
-    await wait_until(lambda: isinstance(client.progress_reports[token][-1], lsp.WorkDoneProgressEnd), what="progress end")
+    await wait_until(
+        lambda: isinstance(client.progress_reports[token][-1], lsp.WorkDoneProgressEnd), what="progress end"
+    )
     # the server goes on answering (the endless model's ghost text is long, but it comes)
     result = await client.text_document_inline_completion_async(inline_params())
     assert isinstance(result, lsp.InlineCompletionList)

@@ -78,7 +78,9 @@ async def test_completion_fallback_offers_the_same_text(client: LanguageClient):
 
 async def test_code_actions_list_at_once_without_edits(client: LanguageClient):
     open_document(client, "file:///ws/calc.py", SOURCE)
-    problem = lsp.Diagnostic(range=rng((8, 11), (8, 15)), message="name 'math' might be shadowed", severity=lsp.DiagnosticSeverity.Warning)
+    problem = lsp.Diagnostic(
+        range=rng((8, 11), (8, 15)), message="name 'math' might be shadowed", severity=lsp.DiagnosticSeverity.Warning
+    )
     actions = await client.text_document_code_action_async(
         lsp.CodeActionParams(
             text_document=lsp.TextDocumentIdentifier(uri="file:///ws/calc.py"),
@@ -87,7 +89,13 @@ async def test_code_actions_list_at_once_without_edits(client: LanguageClient):
         )
     )
     titles = {a.title: a for a in actions}
-    assert set(titles) == {"Code Llama: Explain this code", "Code Llama: Fix", "Code Llama: Add documentation", "Code Llama: Write tests", "Code Llama: Refactor / simplify"}
+    assert set(titles) == {
+        "Code Llama: Explain this code",
+        "Code Llama: Fix",
+        "Code Llama: Add documentation",
+        "Code Llama: Write tests",
+        "Code Llama: Refactor / simplify",
+    }
     assert all(a.edit is None and a.data for a in actions)
     assert titles["Code Llama: Fix"].kind == lsp.CodeActionKind.QuickFix
     assert list(titles["Code Llama: Fix"].diagnostics) == [problem]
@@ -104,7 +112,11 @@ async def test_code_actions_list_at_once_without_edits(client: LanguageClient):
 
 async def list_and_resolve(client: LanguageClient, uri: str, range_: lsp.Range, title: str) -> lsp.CodeAction:
     actions = await client.text_document_code_action_async(
-        lsp.CodeActionParams(text_document=lsp.TextDocumentIdentifier(uri=uri), range=range_, context=lsp.CodeActionContext(diagnostics=[]))
+        lsp.CodeActionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri),
+            range=range_,
+            context=lsp.CodeActionContext(diagnostics=[]),
+        )
     )
     (action,) = [a for a in actions if a.title == title]
     return await client.code_action_resolve_async(action)
@@ -124,7 +136,10 @@ async def test_refactor_resolves_to_a_versioned_edit_of_the_cursor_function(clie
     edit = only_edit(resolved, uri, 7)
     assert edit.range == rng((7, 0), (9, 0))  # `def area` and its body, whole lines
     assert edit.new_text == KNOWN_ANSWER + "\n"
-    assert any(isinstance(v, lsp.WorkDoneProgressBegin) and v.title == "Code Llama: Refactor / simplify" and v.cancellable for v in progress_values(client))
+    assert any(
+        isinstance(v, lsp.WorkDoneProgressBegin) and v.title == "Code Llama: Refactor / simplify" and v.cancellable
+        for v in progress_values(client)
+    )
 
 
 async def test_explain_inserts_a_comment_block_above_and_returns_the_text(client: LanguageClient):
@@ -134,7 +149,15 @@ async def test_explain_inserts_a_comment_block_above_and_returns_the_text(client
     edit = only_edit(resolved, uri, 3)
     assert edit.range == rng((7, 0), (7, 0)) and edit.new_text == f"# {KNOWN_ANSWER}\n"
     result = await client.workspace_execute_command_async(
-        lsp.ExecuteCommandParams(command="codellama.explain", arguments=[{"textDocument": {"uri": uri}, "range": {"start": {"line": 7, "character": 0}, "end": {"line": 8, "character": 30}}}])
+        lsp.ExecuteCommandParams(
+            command="codellama.explain",
+            arguments=[
+                {
+                    "textDocument": {"uri": uri},
+                    "range": {"start": {"line": 7, "character": 0}, "end": {"line": 8, "character": 30}},
+                }
+            ],
+        )
     )
     assert result["text"] == KNOWN_ANSWER
 
@@ -157,8 +180,14 @@ async def test_ask_command_applies_a_versioned_edit_through_the_editor(client: L
         applied.append(params)
         return lsp.ApplyWorkspaceEditResult(applied=True)
 
-    argument = {"textDocument": {"uri": uri}, "range": {"start": {"line": 3, "character": 0}, "end": {"line": 5, "character": 0}}, "instruction": "implement it"}
-    result = await client.workspace_execute_command_async(lsp.ExecuteCommandParams(command="codellama.ask", arguments=[argument]))
+    argument = {
+        "textDocument": {"uri": uri},
+        "range": {"start": {"line": 3, "character": 0}, "end": {"line": 5, "character": 0}},
+        "instruction": "implement it",
+    }
+    result = await client.workspace_execute_command_async(
+        lsp.ExecuteCommandParams(command="codellama.ask", arguments=[argument])
+    )
     assert result == {"applied": True, "text": KNOWN_ANSWER + "\n    \n"}  # the selection's blank last line stays
     (params,) = applied
     (change,) = params.edit.document_changes
@@ -178,7 +207,11 @@ async def test_stale_edit_is_refused(client: LanguageClient):
     client.protocol.fm.features[lsp.WINDOW_WORK_DONE_PROGRESS_CREATE] = create
 
     actions = await client.text_document_code_action_async(
-        lsp.CodeActionParams(text_document=lsp.TextDocumentIdentifier(uri=uri), range=rng((8, 4), (8, 4)), context=lsp.CodeActionContext(diagnostics=[]))
+        lsp.CodeActionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri),
+            range=rng((8, 4), (8, 4)),
+            context=lsp.CodeActionContext(diagnostics=[]),
+        )
     )
     refactor = next(a for a in actions if a.kind == lsp.CodeActionKind.RefactorRewrite)
     with pytest.raises(Exception, match="changed while the answer was generated") as info:
@@ -191,15 +224,26 @@ async def test_settings_change_applies(client: LanguageClient):
     uri = "file:///ws/lang.py"
     open_document(client, uri, SOURCE)
     params = lsp.InlineCompletionParams(
-        text_document=lsp.TextDocumentIdentifier(uri=uri), position=pos(4, 4),
+        text_document=lsp.TextDocumentIdentifier(uri=uri),
+        position=pos(4, 4),
         context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Invoked),
     )
     assert (await client.text_document_inline_completion_async(params)).items
     known = client.initialize_result  # unchanged model: no reload
-    client.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(settings={"codellama": {**settings("")["codellama"], "model": _model_of(client), "enabledLanguages": ["rust"]}}))
+    client.workspace_did_change_configuration(
+        lsp.DidChangeConfigurationParams(
+            settings={
+                "codellama": {**settings("")["codellama"], "model": _model_of(client), "enabledLanguages": ["rust"]}
+            }
+        )
+    )
     assert list((await client.text_document_inline_completion_async(params)).items) == []
     assert known is client.initialize_result
 
 
 def _model_of(client: LanguageClient) -> str:
-    return next(v.message for v in progress_values(client) if isinstance(v, lsp.WorkDoneProgressBegin) and "loading model" in v.title).split(" (")[0]
+    return next(
+        v.message
+        for v in progress_values(client)
+        if isinstance(v, lsp.WorkDoneProgressBegin) and "loading model" in v.title
+    ).split(" (")[0]

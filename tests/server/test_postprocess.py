@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from codellama_lsp.server.comments import comment_block
 from codellama_lsp.server.languages import language_for
 from codellama_lsp.server.postprocess import (
@@ -23,14 +24,18 @@ PY = language_for("python")
     ("answer", "code"),
     [
         (
-            "Here is the completed code:\n\n```python\ndef add(a, b):\n    return a + b\n```\n\nThis function adds a and b.",
+            "Here is the completed code:\n\n```python\ndef add(a, b):\n    return a + b\n```\n\n"
+            "This function adds a and b.",
             "def add(a, b):\n    return a + b",
         ),
         ("```\nx = 1\n```", "x = 1"),
         ("~~~js\nconst a = 1;\n~~~", "const a = 1;"),
         ("```python\ndef f():\n    return [\n", "def f():\n    return ["),  # generation stopped inside the block
         ("Sure:\r\n```python\r\nx = 1\r\ny = 2\r\n```\r\n", "x = 1\ny = 2"),
-        ("```js\nconst fence = \"```\";\nconst more = `${fence}`;\n```", 'const fence = "```";\nconst more = `${fence}`;'),
+        (
+            '```js\nconst fence = "```";\nconst more = `${fence}`;\n```',
+            'const fence = "```";\nconst more = `${fence}`;',
+        ),
         ("````markdown\n```python\nx = 1\n```\n````", "```python\nx = 1\n```"),  # a longer fence holds a shorter one
         ("1. Replace the loop:\n   ```python\n   for x in xs:\n       print(x)\n   ```", "for x in xs:\n    print(x)"),
         ("```python\n```", ""),
@@ -56,7 +61,10 @@ def test_code_blocks_lists_every_block_and_whether_it_closed():
     [
         ("def add(a, b):\n    return a + b\n", "def add(a, b):\n    return a + b"),
         ("Here is the function you asked for:\ndef add(a, b):\n    return a + b", "def add(a, b):\n    return a + b"),
-        ("import numpy as np\nSELECT name FROM users WHERE id = 1", "import numpy as np\nSELECT name FROM users WHERE id = 1"),
+        (
+            "import numpy as np\nSELECT name FROM users WHERE id = 1",
+            "import numpy as np\nSELECT name FROM users WHERE id = 1",
+        ),
         ("x = 1\nThis sets x to one, which the rest of the module reads.", "x = 1"),
     ],
 )
@@ -89,7 +97,8 @@ def test_looks_like_prose_reads_sentences_with_inline_code_as_prose():
 def test_inline_drops_prose_and_the_echoed_function_header():
     answer = (
         "Sure! Here's the completed function:\n\n```python\ndef fibonacci(n):\n    if n < 2:\n        return n\n"
-        "    return fibonacci(n - 1) + fibonacci(n - 2)\n```\n\nThis function uses recursion to compute the n-th number."
+        "    return fibonacci(n - 1) + fibonacci(n - 2)\n```\n\n"
+        "This function uses recursion to compute the n-th number."
     )
     text = clean_inline(answer, "def fibonacci(n):\n    ", "\n\n\nprint(fibonacci(10))\n")
     assert text == "if n < 2:\n        return n\n    return fibonacci(n - 1) + fibonacci(n - 2)"
@@ -167,13 +176,16 @@ def test_inline_keeps_brackets_the_completion_needs():
 
 def test_inline_cuts_the_echoed_rest_of_the_line():
     assert clean_inline("```python\nx * 2 for x in xs]\n```", "doubled = [", "for x in xs]\n") == "x * 2 "
-    assert clean_inline("```python\nitem.name for item in items]\n```", "names = [", "item.name for item in items]\n") == ""
+    assert (
+        clean_inline("```python\nitem.name for item in items]\n```", "names = [", "item.name for item in items]\n")
+        == ""
+    )
 
 
 def test_inline_cuts_repeated_following_lines():
-    answer = "```python\nvalue = load()\nprint(value)\n\nif __name__ == \"__main__\":\n    main()\n```"
+    answer = '```python\nvalue = load()\nprint(value)\n\nif __name__ == "__main__":\n    main()\n```'
     prefix = "def main():\n    "
-    suffix = "\n\n\nif __name__ == \"__main__\":\n    main()\n"
+    suffix = '\n\n\nif __name__ == "__main__":\n    main()\n'
     assert clean_inline(answer, prefix, suffix) == "value = load()\n    print(value)"
 
 
@@ -286,7 +298,10 @@ def test_comment_block_wraps_line_comments_at_88_columns():
 def test_comment_block_in_other_languages():
     assert comment_block("Returns the sum.", language_for("rust"), "\t", newline="\r\n") == "\t// Returns the sum.\r\n"
     assert comment_block("Returns the sum.", language_for("lua")) == "-- Returns the sum.\n"
-    assert comment_block("Lays out */ the header.", language_for("css"), "  ") == "  /*\n    Lays out * / the header.\n  */\n"
+    assert (
+        comment_block("Lays out */ the header.", language_for("css"), "  ")
+        == "  /*\n    Lays out * / the header.\n  */\n"
+    )
     assert comment_block("The nav bar.", language_for("html")) == "<!--\n  The nav bar.\n-->\n"
     assert comment_block("Plain words.", language_for("plaintext")) == "Plain words.\n"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from codellama_lsp.server.context import CodeContext, ContextTooLarge, Excerpt
 from codellama_lsp.server.languages import KNOWN, language_for
 from codellama_lsp.server.prompts import (
@@ -17,7 +18,6 @@ from codellama_lsp.server.prompts import (
     measure_budget,
     system_turn,
 )
-
 from tests.conftest import TOKENIZER_DIR
 
 PY = language_for("python")
@@ -64,7 +64,13 @@ def test_every_common_language_has_comment_syntax_and_a_fence_tag():
 
 def test_an_unknown_language_keeps_its_name_and_assumes_no_comment_syntax():
     language = language_for("Zig", "/a/b.zig")
-    assert (language.id, language.name, language.fence, language.line_comment, language.block_comment) == ("zig", "Zig", "zig", None, None)
+    assert (language.id, language.name, language.fence, language.line_comment, language.block_comment) == (
+        "zig",
+        "Zig",
+        "zig",
+        None,
+        None,
+    )
     assert language_for(None, "/a/noext").name == "plain text"
 
 
@@ -80,7 +86,9 @@ def test_system_turn_names_role_language_and_path():
     assert system_turn(PY, "src/calc.py") == (
         f"{DEFAULT_ROLE} The user is editing `src/calc.py`, a Python file. Put code in fenced Markdown code blocks."
     )
-    assert system_turn(PY, "a.py", "  You write terse Go.  ").startswith("You write terse Go. The user is editing `a.py`")
+    assert system_turn(PY, "a.py", "  You write terse Go.  ").startswith(
+        "You write terse Go. The user is editing `a.py`"
+    )
     assert system_turn(PY, "a.py", "   ").startswith(DEFAULT_ROLE)
 
 
@@ -89,7 +97,8 @@ def test_inline_prompt_marks_the_cursor_in_the_file():
     assert system == {"role": "system", "content": system_turn(PY, "src/calc.py")}
     assert user == {
         "role": "user",
-        "content": "Here is `src/calc.py` in two parts, with the cursor marked as <CURSOR>. The code after the cursor:\n"
+        "content": "Here is `src/calc.py` in two parts, with the cursor marked as <CURSOR>. "
+        "The code after the cursor:\n"
         "```python\n<CURSOR>\n\nprint(add(1, 2))\n```\n\n"
         "The code before the cursor, up to <CURSOR>:\n"
         "```python\ndef add(a, b):\n    <CURSOR>\n```\n\n"
@@ -105,7 +114,8 @@ def test_inline_prompt_with_other_files_backticks_crlf_and_a_cut_file():
     user = inline_messages(ctx, PY, "/w/a.py", excerpts, system_prompt="Be brief.")[1]["content"]
     assert user.startswith(
         "Another open file, `/w/util.ts` (its beginning):\n```typescript\nexport const a = 1;\n```\n\n"
-        "Here is `/w/a.py` (lines 11 to 13 of the file) in two parts, with the cursor marked as <CURSOR>. The code after the cursor:\n"
+        "Here is `/w/a.py` (lines 11 to 13 of the file) in two parts, with the cursor marked as <CURSOR>. "
+        "The code after the cursor:\n"
         "````python\n<CURSOR>\ny = 2\n````\n\n"
         "The code before the cursor, up to <CURSOR>:\n"
         "````python\ns = '```'\nx = <CURSOR>\n````\n\n"
@@ -116,7 +126,10 @@ def test_inline_prompt_with_other_files_backticks_crlf_and_a_cut_file():
 def test_inline_prompt_at_the_end_of_a_file_is_one_block():
     ctx = CodeContext("def add(a, b):\n    ", "", "\n", 0, 1, False, False)
     user = inline_messages(ctx, PY, "a.py")[1]["content"]
-    assert user.startswith("Here is `a.py`, which ends at the cursor, marked as <CURSOR>:\n```python\ndef add(a, b):\n    <CURSOR>\n```\n\n")
+    assert user.startswith(
+        "Here is `a.py`, which ends at the cursor, marked as <CURSOR>:\n"
+        "```python\ndef add(a, b):\n    <CURSOR>\n```\n\n"
+    )
 
 
 def test_typing_at_the_cursor_changes_only_the_end_of_the_inline_prompt():
@@ -157,9 +170,19 @@ def test_fix_prompt_lists_diagnostics_with_their_lines():
         ("doc", "rust", "", "Document the selected code with /// doc comments for each function"),
         ("doc", "python", "", 'with docstrings ("""...""", PEP 257)'),
         ("tests", "go", "", "Write unit tests for the selected code with the testing package"),
-        ("tests", "python", "", "Reply with only the test code (it goes after the selected code) in one ```python block."),
+        (
+            "tests",
+            "python",
+            "",
+            "Reply with only the test code (it goes after the selected code) in one ```python block.",
+        ),
         ("refactor", "java", "", "simpler and clearer, keeping its behaviour exactly the same"),
-        ("ask", "python", "  use pathlib instead of os.path  ", "Do this with the selected code: use pathlib instead of os.path\n"),
+        (
+            "ask",
+            "python",
+            "  use pathlib instead of os.path  ",
+            "Do this with the selected code: use pathlib instead of os.path\n",
+        ),
         ("doc", "typescript", "", "in one ```typescript block."),
     ],
 )
@@ -170,14 +193,19 @@ def test_each_action_says_what_it_wants(action, language_id, instruction, says):
 
 def test_explain_asks_for_plain_text_only():
     user = action_messages("explain", SELECTED, PY, "f.py")[1]["content"]
-    assert user.endswith("Be concise: at most three short paragraphs of plain text, without Markdown headings, lists or code blocks.")
+    assert user.endswith(
+        "Be concise: at most three short paragraphs of plain text, without Markdown headings, lists or code blocks."
+    )
     assert "Reply with" not in user
 
 
 def test_a_cut_selection_is_announced():
     ctx = CodeContext("", "def f():\n", "", 0, 1, False, True, True)
     user = action_messages("explain", ctx, PY, "f.py")[1]["content"]
-    assert "</SELECTION>\n```\nOnly the start of the selection is shown; it continues past the end of this excerpt.\n\nExplain" in user
+    assert (
+        "</SELECTION>\n```\nOnly the start of the selection is shown; "
+        "it continues past the end of this excerpt.\n\nExplain" in user
+    )
 
 
 def test_unknown_actions_are_refused():
@@ -223,7 +251,10 @@ def test_fit_prompt_fills_the_window_with_stand_in_counts():
     fitted = fit_prompt(inline_framing, text, (1000, 3), None, content_chars, len, 4096, 400, others)
     assert fitted.prompt_tokens == content_chars(fitted.messages) <= 3696
     assert fitted.prompt_tokens >= 3696 - 40  # the margin, whole lines, and line numbers shorter than measured
-    assert sum(len(e.text) for e in fitted.excerpts) <= (3696 - measure_budget(inline_framing, content_chars, 4096, 400).overhead) // 4
+    assert (
+        sum(len(e.text) for e in fitted.excerpts)
+        <= (3696 - measure_budget(inline_framing, content_chars, 4096, 400).overhead) // 4
+    )
     assert fitted.context.prefix.endswith("row_999 = 999\nrow")
 
 
@@ -252,7 +283,10 @@ def test_fit_prompt_with_the_real_tokenizer_stays_inside_the_window(tokenizer, w
     def count_tokens(text):
         return len(tokenizer.encode(text, add_special_tokens=False))
 
-    text = "".join(f"def handler_{i}(request):\r\n\t# 😀 réponse {i}\r\n\treturn render(request, '{i}.html')\r\n\r\n" for i in range(800))
+    text = "".join(
+        f"def handler_{i}(request):\r\n\t# 😀 réponse {i}\r\n\treturn render(request, '{i}.html')\r\n\r\n"
+        for i in range(800)
+    )
     others = [("util.js", "export const helper = (a) => a * 2;\n" * 300)]
 
     def framing(ctx, excerpts):

@@ -49,7 +49,11 @@ async def test_bad_settings_are_reported_once_each_and_defaults_used(client: Lan
     assert any("codellama.colour is not a setting" in m for m in warnings)
     assert len(warnings) == len(set(warnings)) == 3
     result = await client.text_document_inline_completion_async(
-        lsp.InlineCompletionParams(text_document=lsp.TextDocumentIdentifier(uri=URI), position=pos(1, 4), context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Invoked))
+        lsp.InlineCompletionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=URI),
+            position=pos(1, 4),
+            context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Invoked),
+        )
     )
     assert [i.insert_text for i in result.items] == [KNOWN_ANSWER]
 
@@ -62,11 +66,17 @@ async def test_without_resolve_actions_are_commands_that_apply_edits(client: Lan
         applied.append(params)
         return lsp.ApplyWorkspaceEditResult(applied=True)
 
-    params = {"textDocument": {"uri": URI}, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 0}}, "context": {"diagnostics": []}}
+    params = {
+        "textDocument": {"uri": URI},
+        "range": {"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 0}},
+        "context": {"diagnostics": []},
+    }
     actions = await raw_request(client, "list-1", lsp.TEXT_DOCUMENT_CODE_ACTION, params)  # JSON as the editor gets it
     doc = next(a for a in actions if a["title"] == "Code Llama: Add documentation")
     assert "edit" not in doc and "data" not in doc and doc["command"]["command"] == "codellama.runAction"
-    result = await client.workspace_execute_command_async(lsp.ExecuteCommandParams(command="codellama.runAction", arguments=doc["command"]["arguments"]))
+    result = await client.workspace_execute_command_async(
+        lsp.ExecuteCommandParams(command="codellama.runAction", arguments=doc["command"]["arguments"])
+    )
     assert result["applied"] is True
     (params,) = applied
     (change,) = params.edit.document_changes
@@ -78,9 +88,15 @@ async def test_changing_the_model_reloads_it_in_the_background(client: LanguageC
     shutil.copytree(known_model, other)
     client.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(settings=settings(other)))
     await wait_for_model(client, loads=2)
-    begins = [v for v in progress_values(client) if isinstance(v, lsp.WorkDoneProgressBegin) and "loading model" in v.title]
+    begins = [
+        v for v in progress_values(client) if isinstance(v, lsp.WorkDoneProgressBegin) and "loading model" in v.title
+    ]
     assert [b.message for b in begins] == [f"{known_model} (main)", f"{other} (main)"]
     result = await client.text_document_inline_completion_async(
-        lsp.InlineCompletionParams(text_document=lsp.TextDocumentIdentifier(uri=URI), position=pos(1, 4), context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Invoked))
+        lsp.InlineCompletionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=URI),
+            position=pos(1, 4),
+            context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Invoked),
+        )
     )
     assert [i.insert_text for i in result.items] == [KNOWN_ANSWER]
