@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from codellama_lsp.engine import QuantConfig, SamplingParams, load_model
-from codellama_lsp.engine.kernels import kernel_factory
+from codellama_lsp.engine.kernels import KERNEL_CHOICES, kernel_factory
 from codellama_lsp.engine.kv_cache import bytes_per_token
 from codellama_lsp.engine.quant import QuantLinear, TorchKernel
 from codellama_lsp.engine.synthetic import RandomWeights, SyntheticSpec, write_config
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         "--small", action="store_true", help="narrow model and short contexts (default when there is no GPU)"
     )
     p.add_argument("--variants", default=",".join(VARIANTS), help="bits:group list, e.g. 4:-1,3:128")
-    p.add_argument("--kernel", default="auto", choices=("auto", "triton", "torch"))
+    p.add_argument("--kernel", default="auto", choices=KERNEL_CHOICES)
     p.add_argument("--contexts", default=None, help="context lengths (default 2048,4096; 256,512 with --small)")
     p.add_argument("--decode-tokens", type=int, default=32)
     p.add_argument("--budget-s", type=float, default=330, help="stop starting variants past this")

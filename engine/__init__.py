@@ -2,13 +2,14 @@
 
 from .config import ModelArgs, QuantConfig, ServingConfig
 from .engine import Model
-from .errors import CheckpointError, EngineBusyError, EngineError, TokenizerMissingError
+from .errors import CheckpointError, EngineBusyError, EngineClosedError, EngineError, TokenizerMissingError
 from .loader import load_model
 from .sampler import SamplingParams
 
 __all__ = [
     "CheckpointError",
     "EngineBusyError",
+    "EngineClosedError",
     "EngineError",
     "Model",
     "ModelArgs",

@@ -6,8 +6,6 @@ k, v [T, KVH, D]; H = G * KVH query heads share each KV head.
 
 from __future__ import annotations
 
-import functools
-import logging
 import math
 from dataclasses import dataclass
 from types import ModuleType
@@ -16,36 +14,6 @@ import torch
 import torch.nn.functional as F
 
 from .kv_cache import PagedKVCache
-
-log = logging.getLogger(__name__)
-DECODE_KERNELS = ("auto", "triton", "torch")
-
-
-@functools.cache
-def _paged_decode_module() -> ModuleType | Exception:
-    try:
-        from .kernels import paged_decode
-    except Exception as e:  # no Triton, or a broken install
-        return e
-    return paged_decode
-
-
-def triton_decode(choice: str, device: torch.device) -> ModuleType | None:
-    """The Triton decode kernel's module if `choice` picks it: "auto" = on CUDA when Triton imports.
-
-    "triton" off CUDA runs it under Triton's interpreter (slow; for tests).
-    """
-    if choice not in DECODE_KERNELS:
-        raise ValueError(f"unknown decode kernel {choice!r}; use one of {', '.join(DECODE_KERNELS)}")
-    if choice == "torch" or (choice == "auto" and device.type != "cuda"):
-        return None
-    module = _paged_decode_module()
-    if isinstance(module, Exception):
-        if choice == "triton":
-            raise RuntimeError(f"the Triton decode kernel failed to import: {module}") from module
-        log.warning("the Triton decode kernel failed to import (%s); decoding with torch", module)
-        return None
-    return module
 
 
 class CausalAttention:
@@ -72,14 +40,16 @@ class PagedAttention:
     """Writes the step's keys/values into their slots, then attends over each sequence's blocks.
 
     Single-token segments (decode) are attended together: by the Triton kernel, which reads
-    each sequence's own blocks (`decode_kernel`, see `triton_decode`), or in torch, padded to
-    the longest and masked. Longer segments (prompt chunks) one by one, causally, over their
-    cached prefix and themselves.
+    each sequence's own blocks (`kernel`: the paged-decode module `kernels.resolve_kernel`
+    picked), or in torch, padded to the longest and masked. Longer segments (prompt chunks)
+    one by one, causally, over their cached prefix and themselves.
     """
 
-    def __init__(self, cache: PagedKVCache, segments: list[Segment], device: torch.device, decode_kernel: str = "auto"):
+    def __init__(
+        self, cache: PagedKVCache, segments: list[Segment], device: torch.device, kernel: ModuleType | None = None
+    ):
         self.cache = cache
-        self.kernel = triton_decode(decode_kernel, device)
+        self.kernel = kernel
         bs = cache.block_size
         slots = [
             seg.block_table[p // bs] * bs + p % bs for seg in segments for p in range(seg.start, seg.start + seg.n)

@@ -116,8 +116,13 @@ class BlockManager:
                 block.hash, block.tokens = h, tuple(chunk)
                 self.by_hash[h] = block.id
 
-    def deallocate(self, seq: Sequence) -> None:
-        """Release `seq`'s blocks; the ones with a hash stay cached, its last blocks the first to go."""
+    def deallocate(self, seq: Sequence, keep_view: bool = False) -> None:
+        """Release `seq`'s blocks; the ones with a hash stay cached, its last blocks the first to go.
+
+        `keep_view`: `seq` is finished, so leave its block table and progress as they were for a
+        step in flight that still reads them (it writes only positions no cached block holds,
+        and no block is handed out again before that step is over).
+        """
         for block_id in reversed(seq.block_table):
             block = self.blocks[block_id]
             block.ref_count -= 1
@@ -127,4 +132,5 @@ class BlockManager:
                     self.evictable[block_id] = None
                 else:
                     self.free.append(block_id)
-        seq.block_table, seq.block_hashes, seq.num_computed = [], [], 0
+        if not keep_view:
+            seq.block_table, seq.block_hashes, seq.num_computed = [], [], 0

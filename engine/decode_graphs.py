@@ -15,7 +15,8 @@ import logging
 
 import torch
 
-from .attention import PagedAttention, triton_decode
+from .attention import PagedAttention
+from .kernels import PAGED_DECODE, resolve_kernel
 from .kv_cache import PagedKVCache
 from .model import Transformer
 from .scheduler import Step
@@ -63,7 +64,7 @@ class DecodeGraphs:
         self.transformer, self.cache, self.device, self.capture = transformer, cache, device, capture
         self.scratch_block = scratch_block  # written by padding rows; never given to a sequence
         self.width = -(-transformer.args.max_seq_len // cache.block_size)
-        self.kernel = triton_decode(decode_kernel, device)
+        self.kernel = resolve_kernel(decode_kernel, device, PAGED_DECODE)  # "auto", "triton" or "torch"
         self.buckets: dict[int, Bucket] = {}
         self.enabled = True
         self.pool = None

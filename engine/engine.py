@@ -86,6 +86,24 @@ class Model:
             "reusedTokens": blocks.reused_tokens,
         }
 
+    def close(self) -> None:
+        """End every request (they get EngineClosedError), wait for the step in flight, and let go of
+        the CUDA graphs. Idempotent; the model refuses new requests afterwards. Also `with load_model(...)`."""
+        self.loop.close()
+        self.runner.graphs = None
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    @property
+    def closed(self) -> bool:
+        return self.loop.closed
+
+    def __enter__(self) -> Model:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
     def __repr__(self) -> str:
         a = self.args
         shape = f"layers={a.n_layers}, dim={a.dim}, vocab={a.vocab_size}"

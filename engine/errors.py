@@ -24,3 +24,7 @@ class TokenizerMissingError(EngineError):
 
 class EngineBusyError(EngineError):
     """Too many requests are waiting; this one was not queued."""
+
+
+class EngineClosedError(EngineError):
+    """The model was closed: its requests end with this, and new ones are refused."""

@@ -6,8 +6,9 @@ import torch
 
 from .attention import PagedAttention, Segment
 from .decode_graphs import DecodeGraphs
+from .kernels import PAGED_DECODE, resolve_kernel
 from .kv_cache import PagedKVCache
-from .model import Attend, Transformer
+from .model import Transformer
 from .sampler import sample
 from .scheduler import Step
 from .sequence import Sequence
@@ -23,28 +24,30 @@ class ModelRunner:
         graphs: DecodeGraphs | None = None,
     ):
         self.transformer, self.cache, self.device = transformer, cache, device
-        self.decode_kernel = decode_kernel  # PagedAttention's: "auto", "triton" or "torch"
+        self.paged_decode = resolve_kernel(decode_kernel, device, PAGED_DECODE)  # None: decode attention in torch
         self.graphs = graphs  # decode-only steps replay from these when given
-
-    def forward(
-        self, tokens: torch.Tensor, positions: torch.Tensor, attend: Attend, logit_rows: torch.Tensor
-    ) -> torch.Tensor:
-        with torch.inference_mode():
-            return self.transformer(tokens, positions, attend, logit_rows)
 
     def run(self, step: Step) -> dict[int, int]:
         """The step's forward; returns {sequence id: next token} for sequences whose tokens are all computed."""
-        if self.graphs is not None and self.graphs.supports(step):
-            logits, greedy = self.graphs.run(step, lambda s: self._logits(s)[1])
-            seqs = [seq for seq, _ in step]
-            plain = all(s.params.greedy and s.params.repetition_penalty == 1.0 for s in seqs)
-            tokens = greedy.tolist() if plain else self.sample(seqs, logits)
-            return dict(zip((seq.id for seq in seqs), tokens))
-        finishing, logits = self._logits(step)
-        return dict(zip((seq.id for seq in finishing), self.sample(finishing, logits)))
+        seqs, logits, greedy = self.forward(step)
+        plain = all(s.params.greedy and s.params.repetition_penalty == 1.0 for s in seqs)
+        tokens = greedy.tolist() if plain and greedy is not None else self.sample(seqs, logits)
+        return dict(zip((seq.id for seq in seqs), tokens))
 
-    def _logits(self, step: Step) -> tuple[list[Sequence], torch.Tensor]:
-        """The eager forward: the sequences due a token, and their logits [R, vocab]."""
+    def forward(self, step: Step) -> tuple[list[Sequence], torch.Tensor, torch.Tensor | None]:
+        """The step on the device, from a decode graph when one fits, else eager: the sequences due a
+        token, their logits [R, vocab], and their greedy tokens [R] when a graph computed them.
+
+        Every step's device work, on either path, runs inside this one call.
+        """
+        if self.graphs is not None and self.graphs.supports(step):
+            logits, greedy = self.graphs.run(step, lambda s: self._eager(s)[1])
+            return [seq for seq, _ in step], logits, greedy
+        finishing, logits = self._eager(step)
+        return finishing, logits, None
+
+    def _eager(self, step: Step) -> tuple[list[Sequence], torch.Tensor]:
+        """The transformer on the step's tokens: the sequences due a token, and their logits [R, vocab]."""
         segments: list[Segment] = []
         tokens: list[int] = []
         positions: list[int] = []
@@ -59,8 +62,10 @@ class ModelRunner:
                 rows.append(len(tokens) - 1)
                 finishing.append(seq)
         as_tensor = lambda values: torch.tensor(values, dtype=torch.long, device=self.device)  # noqa: E731
-        attend = PagedAttention(self.cache, segments, self.device, self.decode_kernel)
-        return finishing, self.forward(as_tensor(tokens), as_tensor(positions), attend, as_tensor(rows))
+        attend = PagedAttention(self.cache, segments, self.device, self.paged_decode)
+        with torch.inference_mode():
+            logits = self.transformer(as_tensor(tokens), as_tensor(positions), attend, as_tensor(rows))
+        return finishing, logits
 
     @staticmethod
     def sample(seqs: list[Sequence], logits: torch.Tensor) -> list[int]:

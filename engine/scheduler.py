@@ -52,7 +52,7 @@ class Scheduler:
             self.waiting.remove(seq)
         if seq in self.running:
             self.running.remove(seq)
-            self.blocks.deallocate(seq)
+            self.blocks.deallocate(seq, keep_view=True)
         seq.status = Status.FINISHED
         seq.emit(outcome)
 

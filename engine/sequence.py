@@ -52,7 +52,6 @@ class Sequence:
         self.block_hashes: list[bytes] = []  # hashes of the full blocks registered so far, in order
         self.num_computed = 0
         self.num_cached_prompt = 0  # prompt tokens found in the prefix cache at the last admission
-        self.aborted = False
 
     def __len__(self) -> int:
         return len(self.token_ids)

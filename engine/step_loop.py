@@ -2,20 +2,37 @@
 
 Requests join and leave between steps. A step that runs out of memory is retried once with
 each sequence alone; a sequence that still does not fit fails by itself, never the loop.
+
+`close()` ends every request and joins the thread. Every loop still open is closed at
+interpreter exit as well: a thread left inside a torch op while the process tears down
+its C++ runtime aborts the process ("terminate called without an active exception").
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
+import weakref
 
 import torch
 
+from .errors import EngineClosedError
 from .model_runner import ModelRunner
 from .scheduler import Scheduler, Step
 from .sequence import Sequence
 
 log = logging.getLogger(__name__)
+JOIN_TIMEOUT = 60.0  # seconds: longer than any one step, even a 70B prefill chunk on a slow GPU
+
+_open_loops: weakref.WeakSet[StepLoop] = weakref.WeakSet()
+
+
+@atexit.register
+def close_all() -> None:
+    """Close every open loop: the last line of defence for callers that never close their model."""
+    for loop in list(_open_loops):
+        loop.close()
 
 
 class StepLoop:
@@ -24,10 +41,14 @@ class StepLoop:
         self.lock = threading.Lock()  # the scheduler's state
         self.forward_lock = threading.Lock()  # one forward at a time on the device
         self._thread: threading.Thread | None = None
+        self.closed = False
         self.steps = 0
+        _open_loops.add(self)
 
     def submit(self, seq: Sequence) -> None:
         with self.lock:
+            if self.closed:
+                raise EngineClosedError("the model was closed")
             self.scheduler.add(seq)
             if self._thread is None:  # the thread lives only while there is work, so models can be dropped
                 self._thread = threading.Thread(target=self._run, name="codellama-engine", daemon=True)
@@ -38,10 +59,29 @@ class StepLoop:
         with self.lock:
             self.scheduler.abort(seq)
 
+    def close(self, timeout: float = JOIN_TIMEOUT) -> bool:
+        """End every request with EngineClosedError, refuse new ones, and wait for a step in flight.
+
+        Idempotent. Returns False if the thread did not stop within `timeout`.
+        """
+        with self.lock:
+            self.closed = True
+            for seq in [*self.scheduler.waiting, *self.scheduler.running]:
+                self.scheduler.finish(seq, EngineClosedError("the model was closed"))
+            thread = self._thread
+        _open_loops.discard(self)
+        if thread is None or thread is threading.current_thread():
+            return True
+        thread.join(timeout)
+        if thread.is_alive():
+            log.error("the engine's step did not finish within %.0f s of closing", timeout)
+            return False
+        return True
+
     def _run(self) -> None:
         while True:
             with self.lock:
-                if not self.scheduler:
+                if self.closed or not self.scheduler:
                     self._thread = None
                     return
                 step = self.scheduler.schedule()

@@ -8,9 +8,9 @@ from typing import Any
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcInvalidParams
 
+from .actions import ACTION_IDS
 from .prompts import Diagnostic
 
-ACTION_IDS = ("explain", "fix", "doc", "tests", "refactor", "ask")
 SEVERITY = {1: "error", 2: "warning", 3: "information", 4: "hint"}
 
 

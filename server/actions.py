@@ -22,8 +22,9 @@ from .snapshot import Snapshot
 
 @dataclass(frozen=True)
 class ActionSpec:
-    title: str
+    title: str  # the code action's title, and the progress bar's while it runs
     kind: str
+    offered: bool = True  # listed among the code actions; else only a command runs it (codellama.ask)
 
 
 ACTIONS = {
@@ -32,7 +33,9 @@ ACTIONS = {
     "doc": ActionSpec("Code Llama: Add documentation", "refactor.rewrite.codellama.doc"),
     "tests": ActionSpec("Code Llama: Write tests", "refactor.codellama.tests"),
     "refactor": ActionSpec("Code Llama: Refactor / simplify", lsp.CodeActionKind.RefactorRewrite.value),
+    "ask": ActionSpec("Code Llama: Ask", "refactor.rewrite.codellama.ask", offered=False),
 }
+ACTION_IDS = tuple(ACTIONS)
 ADVERTISED_KINDS = [lsp.CodeActionKind.QuickFix, lsp.CodeActionKind.Refactor, lsp.CodeActionKind.RefactorRewrite]
 
 
@@ -52,7 +55,9 @@ def wanted(kind: str, only: list[str] | None) -> bool:
 
 def offered_actions(has_diagnostics: bool, only: list[str] | None) -> list[str]:
     """Action ids for a range; listing never calls the model."""
-    return [a for a, spec in ACTIONS.items() if (a != "fix" or has_diagnostics) and wanted(spec.kind, only)]
+    return [
+        a for a, spec in ACTIONS.items() if spec.offered and (a != "fix" or has_diagnostics) and wanted(spec.kind, only)
+    ]
 
 
 def target_lines(doc: Snapshot, range_: lsp.Range) -> tuple[int, int]:
@@ -98,12 +103,12 @@ async def run_action(
     gen = options.actions
 
     def framing(ctx, ex):
-        return action_messages(action, ctx, language, doc.path, diagnostics, instruction, ex, options.systemPrompt)
+        return action_messages(action, ctx, language, doc.path, diagnostics, instruction, ex, options.system_prompt)
 
-    others = list(other_files)[: options.otherFiles]
+    others = list(other_files)[: options.other_files]
     start, end = (target.start.line, 0), (target.end.line, target.end.character)
-    ctx, messages = build_prompt(model, doc.text, start, end, framing, options.contextTokens, gen.maxNewTokens, others)
-    reply = await answer(model, messages, gen.sampling(), until_code_block=action != "explain")
+    ctx, prompt = build_prompt(model, doc.text, start, end, framing, options.context_tokens, gen.max_new_tokens, others)
+    reply = await answer(model, prompt, gen.sampling(), until_code_block=action != "explain")
     newline = newline_of(ctx.selection if any(c in ctx.selection for c in "\r\n") else doc.text)
 
     if action == "explain":

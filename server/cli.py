@@ -9,16 +9,20 @@ import logging
 import sys
 from pathlib import Path
 
-from .options import DEFAULT_MODEL
-
-ACTION_CHOICES = ("explain", "fix", "doc", "tests", "refactor", "ask")
+from .actions import ACTION_IDS
+from .options import Options
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=DEFAULT_MODEL, help="hub id, local folder, or 'demo' (tiny random model, CPU)")
+    p.add_argument("--model", default=Options.model, help="hub id, local folder, or 'demo' (tiny random model, CPU)")
     p.add_argument("--revision", default=None, help="hub branch, e.g. gptq-4bit-128g-actorder_True (default: main)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: cuda if available)")
-    p.add_argument("--context-tokens", type=int, default=4096, help="prompt + answer window (default 4096)")
+    p.add_argument("--device", default=Options.device, help="auto, cpu, cuda or cuda:N (default: cuda if available)")
+    p.add_argument(
+        "--context-tokens",
+        type=int,
+        default=Options.context_tokens,
+        help="prompt + answer window (default %(default)s)",
+    )
 
 
 def _options(args: argparse.Namespace):
@@ -53,13 +57,20 @@ def _position(text: str) -> tuple[int, int]:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .handlers import build_server
 
-    server = build_server()
-    if args.tcp:
-        host, _, port = args.tcp.rpartition(":")
-        server.start_tcp(host or "127.0.0.1", int(port))
-    else:
-        server.start_io()
-    return 0
+    return serve(build_server(), args.tcp)
+
+
+def serve(server, tcp: str | None = None) -> int:
+    """Speak LSP until `exit` (or the editor goes away); the exit code follows LSP's rule."""
+    try:
+        if tcp:
+            host, _, port = tcp.rpartition(":")
+            server.start_tcp(host or "127.0.0.1", int(port))
+        else:
+            server.start_io()
+    finally:
+        server.host.close_now()  # the editor went away without `shutdown`: still join the engine's thread
+    return 0 if server.shutdown_requested else 1
 
 
 def cmd_complete(args: argparse.Namespace) -> int:
@@ -70,7 +81,8 @@ def cmd_complete(args: argparse.Namespace) -> int:
     line, col = _position(where)
     doc = file_snapshot(path, args.language)
     options = _options(args)
-    completion = asyncio.run(complete_inline(_load(options), doc, line, col, options))
+    with _load(options) as model:  # closing joins the engine's thread before the process exits
+        completion = asyncio.run(complete_inline(model, doc, line, col, options))
     if not completion.text:
         print(f"codellama-lsp: no usable completion in the model's answer:\n{completion.reply}", file=sys.stderr)
         return 0  # an empty completion is an answer, not a failure
@@ -92,9 +104,8 @@ def cmd_action(args: argparse.Namespace) -> int:
     range_ = lsp.Range(start=lsp.Position(line=sl, character=sc), end=lsp.Position(line=el, character=ec))
     if args.action == "ask" and not args.instruction:
         raise ValueError("action ask needs --instruction")
-    result = asyncio.run(
-        run_action(_load(options), doc, args.action, range_, options, instruction=args.instruction or "")
-    )
+    with _load(options) as model:
+        result = asyncio.run(run_action(model, doc, args.action, range_, options, instruction=args.instruction or ""))
     if args.action == "explain":
         print(result.text)
         return 0
@@ -118,16 +129,16 @@ def cmd_demo_model(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from codellama_lsp.engine import SamplingParams
 
-    model = _load(_options(args))
     params = SamplingParams(temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed)
     messages = [{"role": "system", "content": args.system}, {"role": "user", "content": args.prompt}]
 
-    async def run() -> None:
+    async def run(model) -> None:
         async for delta in model.stream(messages, params):
             print(delta, end="", flush=True)
         print()
 
-    asyncio.run(run())
+    with _load(_options(args)) as model:
+        asyncio.run(run(model))
     return 0
 
 
@@ -159,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     action = sub.add_parser(
         "action", parents=[logs], help="run a code action on FILE; prints a unified diff (or the explanation)"
     )
-    action.add_argument("action", choices=ACTION_CHOICES)
+    action.add_argument("action", choices=ACTION_IDS)
     action.add_argument("file")
     action.add_argument(
         "--range", required=True, metavar="L:C-L:C", help="1-based start-end; one L:C means the cursor's function"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .document import LINE_BREAK, clamp, split_lines
+from .document import clamp, split_lines
 
 CountTokens = Callable[[str], int]
 Position = tuple[int, int]  # LSP (line, UTF-16 character)
@@ -34,7 +34,6 @@ class CodeContext:
     last_line: int  # LSP line where `suffix` ends (after a final line break: the next line)
     truncated_before: bool  # the file has text before `prefix`
     truncated_after: bool  # the file has text after `suffix`
-    selection_truncated: bool = False  # only the start of the selection fitted
 
     @property
     def text(self) -> str:
@@ -134,22 +133,6 @@ def _after(r: _Range, budget: int, count: TokenCounter) -> _Side:
     return _Side(tail + "".join(r.lines[r.end_line + 1 : r.end_line + 1 + n]), n, used + count(tail), n == rest)
 
 
-def cut_selection_end(selection: str, budget: int, count: TokenCounter) -> str:
-    """The selection's start within `budget`: whole lines when at least one fits."""
-    lines = split_lines(selection)
-    n, _ = take_lines(lines, range(len(lines)), budget, count)
-    return "".join(lines[:n]) if n else fit_part(lines[0], budget, count, from_end=False)
-
-
-def _around_cut_selection(r: _Range, target: int, count: TokenCounter) -> CodeContext:
-    """The start of a selection too large for the budget, with what fits before it."""
-    selection = cut_selection_end(r.selection, target, count)
-    before = _before(r, target - count(selection), count)
-    first = r.start_line - before.whole_lines
-    last = r.start_line + len(LINE_BREAK.findall(selection))
-    return CodeContext(before.text, selection, "", first, last, not before.complete, True, True)
-
-
 def _around(r: _Range, target: int, count: TokenCounter) -> CodeContext:
     """The whole selection, then 3/4 of what is left before it and the rest after it."""
     left = max(target - count(r.selection), 0)
@@ -162,28 +145,19 @@ def _around(r: _Range, target: int, count: TokenCounter) -> CodeContext:
 
 
 def surrounding_code(
-    text: str,
-    start: Position,
-    end: Position | None,
-    budget: int,
-    count_tokens: CountTokens,
-    *,
-    cut_selection: bool = False,
+    text: str, start: Position, end: Position | None, budget: int, count_tokens: CountTokens
 ) -> CodeContext:
     """Code around the range start..end (the cursor when `end` is None) within `budget` tokens.
 
     The cursor's line is split exactly at the cursor, and the joined text is within the budget
     as `count_tokens` counts it. The selection is kept whole; when it alone exceeds the budget,
-    ContextTooLarge is raised, or with `cut_selection` its start is kept (whole lines when
-    possible) and `selection_truncated` is set.
+    ContextTooLarge is raised.
     """
     r = _locate(text, start, end or start)
     count, budget = TokenCounter(count_tokens), max(budget, 0)
     selection_tokens = count(r.selection)
-    if selection_tokens > budget and not cut_selection:
-        raise ContextTooLarge(f"the selection is {selection_tokens} tokens, more than the {budget} there is room for")
     if selection_tokens > budget:
-        return _fit_joined(lambda target: _around_cut_selection(r, max(target, 0), count), budget, count)
+        raise ContextTooLarge(f"the selection is {selection_tokens} tokens, more than the {budget} there is room for")
     return _fit_joined(lambda target: _around(r, target, count), budget, count)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
+from weakref import WeakKeyDictionary
 
 from codellama_lsp.engine import Model, SamplingParams
 
@@ -17,6 +19,34 @@ def token_counter(model: Model) -> CountTokens:
     return lambda text: len(encode(text, add_special_tokens=False)) if text else 0
 
 
+class ChatEncoder:
+    """`model.encode_chat` with its latest answers kept: the fixed text of a request's prompt (the prompt
+    without code) is measured on every keystroke and rarely changes."""
+
+    def __init__(self, model: Model, size: int = 8):
+        self.model, self.size = model, size
+        self.recent: OrderedDict[tuple, list[int]] = OrderedDict()
+
+    def __call__(self, messages: list[dict]) -> list[int]:
+        key = tuple((m["role"], m["content"]) for m in messages)
+        if key in self.recent:
+            self.recent.move_to_end(key)
+            return self.recent[key]
+        ids = self.recent[key] = self.model.encode_chat(messages)
+        if len(self.recent) > self.size:
+            self.recent.popitem(last=False)
+        return ids
+
+
+_encoders: WeakKeyDictionary[Model, ChatEncoder] = WeakKeyDictionary()
+
+
+def chat_encoder(model: Model) -> ChatEncoder:
+    if model not in _encoders:
+        _encoders[model] = ChatEncoder(model)
+    return _encoders[model]
+
+
 def build_prompt(
     model: Model,
     text: str,
@@ -26,26 +56,26 @@ def build_prompt(
     window: int,
     answer_tokens: int,
     other_files: list[tuple[str, str]],
-) -> tuple[CodeContext, list[dict]]:
-    """The code context and chat messages for a range, measured with the model's own tokenizer."""
+) -> tuple[CodeContext, list[int]]:
+    """The code context for a range and the prompt's token ids, measured with the model's own tokenizer."""
     fitted = fit_prompt(
         framing, text, start, end,
-        count_prompt=lambda messages: len(model.encode_chat(messages)),
+        encode_prompt=chat_encoder(model),
         count_tokens=token_counter(model),
         window=window, answer_tokens=answer_tokens, other_files=other_files,
     )  # fmt: skip
-    return fitted.context, fitted.messages
+    return fitted.context, fitted.ids
 
 
 async def answer(
-    model: Model, messages: list[dict], params: SamplingParams, until_code_block: bool, priority: str = "action"
+    model: Model, prompt: list[int], params: SamplingParams, until_code_block: bool, priority: str = "action"
 ) -> str:
     """The model's reply; with `until_code_block`, it stops as soon as one fenced block is complete.
 
     `priority` "inline" puts the request ahead of code actions in the engine.
     """
     text = ""
-    stream = model.stream(messages, params, priority)
+    stream = model.stream(prompt, params, priority)
     try:
         async for delta in stream:
             text += delta

@@ -111,9 +111,13 @@ def register(server: CodellamaServer) -> CodellamaServer:
         return ls.status()
 
     @server.feature(lsp.SHUTDOWN)
-    def shutdown(ls: CodellamaServer, params: None) -> None:
-        for task in ls.inline_tasks.values():
-            task.cancel()
+    async def shutdown(ls: CodellamaServer, params: None) -> None:
+        ls.shutdown_requested = True
+        await ls.close()
+
+    @server.feature(lsp.EXIT)
+    def exit(ls: CodellamaServer, params: None) -> None:
+        ls.host.close_now()  # after `shutdown`, nothing is left to close
 
     return server
 

@@ -27,10 +27,10 @@ async def complete_inline(
     doc.check_usable()
     language = language_for(doc.language_id, doc.path)
     gen = options.inline
-    framing = lambda ctx, ex: inline_messages(ctx, language, doc.path, ex, options.systemPrompt)  # noqa: E731
-    others = list(other_files)[: options.otherFiles]
-    ctx, messages = build_prompt(
-        model, doc.text, (line, character), None, framing, options.contextTokens, gen.maxNewTokens, others
+    framing = lambda ctx, ex: inline_messages(ctx, language, doc.path, ex, options.system_prompt)  # noqa: E731
+    others = list(other_files)[: options.other_files]
+    ctx, prompt = build_prompt(
+        model, doc.text, (line, character), None, framing, options.context_tokens, gen.max_new_tokens, others
     )
-    reply = await answer(model, messages, gen.sampling(), until_code_block=True, priority="inline")
+    reply = await answer(model, prompt, gen.sampling(), until_code_block=True, priority="inline")
     return InlineCompletion(clean_inline(reply, ctx.prefix, ctx.suffix), reply)

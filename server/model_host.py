@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 
 from codellama_lsp.engine import EngineError, Model, ServingConfig, load_model
@@ -13,6 +14,10 @@ from .options import Options
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[str, float | None], None]
+
+
+class LoadAbandoned(Exception):
+    """Raised inside a load's progress callback to stop a load nobody waits for any more."""
 
 
 def resolve_device(device: str) -> str:
@@ -30,8 +35,11 @@ class ModelHost:
         self.loader = loader
         self.model: Model | None = None
         self.error: str | None = None  # why the last load failed
-        self.key: tuple | None = None  # (model, revision, device) of the model being served
+        self.key: tuple | None = None  # Options.model_key() of the model being served
         self._task: asyncio.Task | None = None
+        self._load = (threading.Event(), threading.Event())  # (abandoned, finished) of the last load
+        self._load[1].set()
+        self._first_load = asyncio.Event()  # requests made before any load was asked for wait for it
 
     @property
     def loading(self) -> bool:
@@ -43,26 +51,38 @@ class ModelHost:
     def start(
         self, options: Options, progress: ProgressCallback, done: Callable[[Model | None, str | None], None]
     ) -> asyncio.Task:
-        """Load the model named by `options` in a worker thread; the old one serves until it is ready."""
-        if self._task is not None and not self._task.done():
-            self._task.cancel()  # a newer setting wins; the thread finishes and its model is dropped
+        """Load the model named by `options` in a worker thread; the old one serves until it is ready.
+
+        A load still running is abandoned: its thread stops at its next progress step.
+        """
+        self._abandon_load()
         self.key = options.model_key()
         loop = asyncio.get_running_loop()
+        abandoned, finished = threading.Event(), threading.Event()
 
         def threadsafe_progress(message: str, fraction: float | None) -> None:
+            if abandoned.is_set():
+                raise LoadAbandoned(options.model)
             loop.call_soon_threadsafe(progress, message, fraction)
 
-        async def load() -> None:
-            model, error = None, None
+        def load() -> Model:
             try:
-                model = await asyncio.to_thread(
-                    self.loader,
+                return self.loader(
                     options.model,
                     revision=options.revision,
                     device=resolve_device(options.device),
                     progress=threadsafe_progress,
-                    serving=ServingConfig(kv_cache_bytes=options.kvCacheBytes),
+                    serving=ServingConfig(kv_cache_bytes=options.kv_cache_bytes),
                 )
+            finally:
+                finished.set()
+
+        async def settle() -> None:
+            model, error = None, None
+            try:
+                model = await asyncio.to_thread(load)
+            except LoadAbandoned:
+                raise asyncio.CancelledError from None
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # every load failure is reported the same way: once, with the reason
@@ -71,11 +91,37 @@ class ModelHost:
             self.model, self.error = model, error
             done(model, error)
 
-        self._task = asyncio.create_task(load())
+        self._load = (abandoned, finished)
+        self._task = asyncio.create_task(settle())
+        self._first_load.set()
         return self._task
+
+    def _abandon_load(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._load[0].set()  # the thread stops at its next progress step
+            self._task.cancel()  # a newer setting, or closing, wins
+
+    async def close(self, timeout: float = 60.0) -> None:
+        """Abandon a load in progress and wait for its thread; close the model (joins its step thread)."""
+        self._abandon_load()
+        self._first_load.set()  # nobody waits for a load that will not come
+        if not await asyncio.to_thread(self._load[1].wait, timeout):
+            log.error("the model load did not stop within %.0f s", timeout)
+        model, self.model = self.model, None
+        if model is not None:
+            await asyncio.to_thread(model.close)
+
+    def close_now(self, timeout: float = 60.0) -> None:
+        """`close()` for a caller that is about to exit and cannot await."""
+        self._load[0].set()
+        self._load[1].wait(timeout)
+        model, self.model = self.model, None
+        if model is not None:
+            model.close()
 
     async def get(self) -> Model | None:
         """The model once the current load settles (None if it failed)."""
+        await self._first_load.wait()
         task = self._task
         if task is not None and not task.done():
             try:

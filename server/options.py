@@ -1,157 +1,273 @@
 """The `codellama` settings: typed, defaulted, validated once where they enter.
 
-A bad value is reported once and replaced by its default; the rest still apply.
+Each setting is a dataclass field carrying its default and a `Spec` (what it accepts, in
+JSON schema's terms); on the wire its name is the field's in camelCase. cattrs structures
+the editor's JSON, as lsprotocol does. A bad value is reported once and replaced by its
+default; the rest still apply.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
-from typing import Any
+import math
+import re
+from dataclasses import Field, dataclass, field, fields, is_dataclass, replace
+from typing import Any, get_type_hints
+
+import cattrs
+from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from codellama_lsp.engine import SamplingParams
 
+SECTION = "codellama"
 DEFAULT_MODEL = "TheBloke/CodeLlama-70B-Instruct-GPTQ"
 MAX_CONTEXT_TOKENS = 16384
+PROMPT_ROOM = 256  # tokens a prompt needs at least beside the answer
+NAMES = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What a setting is for and what it accepts beyond its type (JSON schema's keywords)."""
+
+    description: str
+    minimum: float | None = None
+    exclusive_minimum: float | None = None
+    maximum: float | None = None
+    pattern: str | None = None  # searched for, as JSON schema does
+    pattern_message: str | None = None  # what the pattern wants, in words
+
+    def admits(self, value: Any) -> bool:
+        return not (
+            (self.minimum is not None and value < self.minimum)
+            or (self.exclusive_minimum is not None and value <= self.exclusive_minimum)
+            or (self.maximum is not None and value > self.maximum)
+            or (self.pattern is not None and re.search(self.pattern, value) is None)
+        )
+
+    def wanted(self, hint: Any) -> str:
+        """What the setting accepts, in words, for messages."""
+        if self.pattern_message:
+            return self.pattern_message
+        if is_dataclass(hint):
+            return "an object"
+        if hint == NAMES:
+            return "a list of strings"
+        if hint in (str, str | None):
+            return "a string"
+        kind = "an integer" if hint is int else "a number"
+        low = self.minimum if self.minimum is not None else self.exclusive_minimum
+        if low is None:
+            return kind
+        if self.maximum is None:
+            return f"{kind} {'>=' if self.minimum is not None else '>'} {low}"
+        if self.minimum is not None:
+            return f"{kind} from {low} to {self.maximum}"
+        return f"{kind} in ({low}, {self.maximum}]"
+
+
+def setting(default: Any, description: str, **accepts: Any) -> Any:
+    """A settings field: its default and its Spec."""
+    return field(default=default, metadata={"spec": Spec(description, **accepts)})
+
+
+def spec_of(f: Field) -> Spec:
+    return f.metadata["spec"]
+
+
+def wire_name(name: str) -> str:
+    """`max_new_tokens` -> `maxNewTokens`."""
+    head, *words = name.split("_")
+    return head + "".join(word.title() for word in words)
 
 
 @dataclass(frozen=True)
 class GenerationOptions:
     """Sampling for one kind of request (defaults: the model card's settings)."""
 
-    maxNewTokens: int = 400
-    temperature: float = 0.7
-    topP: float = 0.95
-    topK: int = 40
-    repetitionPenalty: float = 1.1
+    max_new_tokens: int = setting(400, "most tokens generated", minimum=1, maximum=8192)
+    temperature: float = setting(0.7, "sampling temperature; 0 is greedy", minimum=0, maximum=5)
+    top_p: float = setting(0.95, "nucleus sampling: likeliest tokens up to this mass", exclusive_minimum=0, maximum=1)
+    top_k: int = setting(40, "keep only the k likeliest tokens; 0 keeps all", minimum=0)
+    repetition_penalty: float = setting(1.1, "penalty on tokens seen; 1 is none", exclusive_minimum=0, maximum=5)
 
-    def sampling(self, stop: tuple[str, ...] = (), seed: int | None = None) -> SamplingParams:
+    def sampling(self) -> SamplingParams:
         return SamplingParams(
             temperature=self.temperature,
-            top_p=self.topP,
-            top_k=self.topK,
-            repetition_penalty=self.repetitionPenalty,
-            max_new_tokens=self.maxNewTokens,
-            stop=stop,
-            seed=seed,
+            top_p=self.top_p,
+            top_k=self.top_k,
+            repetition_penalty=self.repetition_penalty,
+            max_new_tokens=self.max_new_tokens,
         )
 
 
-INLINE_DEFAULTS = GenerationOptions(maxNewTokens=128, temperature=0.2, topP=0.9, topK=0, repetitionPenalty=1.0)
+INLINE_DEFAULTS = GenerationOptions(max_new_tokens=128, temperature=0.2, top_p=0.9, top_k=0, repetition_penalty=1.0)
 ACTION_DEFAULTS = GenerationOptions()
 
 
 @dataclass(frozen=True)
 class Options:
-    model: str = DEFAULT_MODEL
-    revision: str | None = None
-    device: str = "auto"  # auto = cuda when a GPU is visible, else cpu
-    contextTokens: int = 4096  # prompt + answer, as the model card's serving example
-    systemPrompt: str | None = None
-    enabledLanguages: tuple[str, ...] = ("*",)
-    otherFiles: int = 3  # other open files (most recently used) excerpted when the budget allows
-    kvCacheBytes: int = 0  # the engine's KV cache; 0 = most of the GPU memory left after the weights
-    inline: GenerationOptions = INLINE_DEFAULTS
-    actions: GenerationOptions = ACTION_DEFAULTS
+    model: str = setting(
+        DEFAULT_MODEL, "hub id, local folder, or demo", pattern=r"\S", pattern_message="a hub id, a folder or 'demo'"
+    )
+    revision: str | None = setting(None, "hub branch; None is main", pattern=r"\S", pattern_message="a branch name")
+    device: str = setting(
+        "auto",
+        "where the model runs; auto is cuda when a GPU is visible, else cpu",
+        pattern=r"^(auto|cpu|cuda|cuda:\d+)$",
+        pattern_message="auto, cpu, cuda or cuda:N",
+    )
+    context_tokens: int = setting(4096, "prompt + answer tokens", minimum=512, maximum=MAX_CONTEXT_TOKENS)
+    system_prompt: str | None = setting(None, "replaces the default role sentence of the system turn")
+    enabled_languages: NAMES = setting(("*",), "language ids to serve; * serves all")
+    other_files: int = setting(3, "other open files excerpted when the budget allows", minimum=0, maximum=20)
+    kv_cache_bytes: int = setting(0, "the engine's KV cache; 0 is most GPU memory left after the weights", minimum=0)
+    inline: GenerationOptions = setting(INLINE_DEFAULTS, "sampling for ghost text")
+    actions: GenerationOptions = setting(ACTION_DEFAULTS, "sampling for code actions")
 
     def language_enabled(self, language_id: str) -> bool:
-        return "*" in self.enabledLanguages or language_id in self.enabledLanguages
+        return "*" in self.enabled_languages or language_id in self.enabled_languages
 
     def model_key(self) -> tuple[str, str | None, str, int]:
         """Changing any of these reloads the model."""
-        return (self.model, self.revision, self.device, self.kvCacheBytes)
+        return (self.model, self.revision, self.device, self.kv_cache_bytes)
 
 
-def _check_generation(name: str, raw: Any, defaults: GenerationOptions, errors: list[str]) -> GenerationOptions:
-    if raw is None:
-        return defaults
-    if not isinstance(raw, dict):
-        errors.append(f"codellama.{name} must be an object")
-        return defaults
-    rules = {
-        "maxNewTokens": (int, lambda v: 1 <= v <= 8192, "an integer from 1 to 8192"),
-        "temperature": (float, lambda v: 0 <= v <= 5, "a number from 0 to 5"),
-        "topP": (float, lambda v: 0 < v <= 1, "a number in (0, 1]"),
-        "topK": (int, lambda v: v >= 0, "an integer >= 0"),
-        "repetitionPenalty": (float, lambda v: 0 < v <= 5, "a number in (0, 5]"),
-    }
-    values = {}
-    for key, value in raw.items():
-        if key not in rules:
-            errors.append(f"codellama.{name}.{key} is not a setting")
-            continue
-        kind, ok, wanted = rules[key]
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or (kind is int and value != int(value))
-            or not ok(value)
-        ):
-            errors.append(f"codellama.{name}.{key} must be {wanted}, got {value!r}")
-            continue
-        values[key] = kind(value)
-    return replace(defaults, **values)
+# --- structuring: strict JSON types, then each field's Spec ---------------------------------
+def _integer(value: Any, _: type) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        raise TypeError("not an integer")
+    return int(value)
 
 
-def parse_options(raw: Any, base: Options = Options()) -> tuple[Options, list[str]]:
-    """Settings from the editor -> (Options, one message per bad value)."""
-    errors: list[str] = []
-    if raw is None:
-        return base, errors
-    if not isinstance(raw, dict):
-        return base, [f"codellama settings must be an object, got {type(raw).__name__}"]
-    raw = raw.get("codellama", raw)  # accept the section itself or {"codellama": {...}}
-    values: dict[str, Any] = {}
+def _number(value: Any, _: type) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise TypeError("not a number")
+    return float(value)
 
-    def take(key: str, check, wanted: str, convert=lambda v: v) -> None:
-        if key in raw and raw[key] is not None:
-            value = raw[key]
-            if check(value):
-                values[key] = convert(value)
-            else:
-                errors.append(f"codellama.{key} must be {wanted}, got {value!r}")
 
-    is_text = lambda v: isinstance(v, str) and v.strip() != ""  # noqa: E731
-    take("model", is_text, "a hub id, a folder or 'demo'", str.strip)
-    take("revision", is_text, "a branch name", str.strip)
-    take(
-        "device",
-        lambda v: isinstance(v, str) and (v in ("auto", "cpu", "cuda") or v.startswith("cuda:")),
-        "auto, cpu, cuda or cuda:N",
-    )
-    take(
-        "contextTokens",
-        lambda v: isinstance(v, int) and not isinstance(v, bool) and 512 <= v <= MAX_CONTEXT_TOKENS,
-        f"an integer from 512 to {MAX_CONTEXT_TOKENS}",
-    )
-    take("systemPrompt", lambda v: isinstance(v, str), "a string")
-    take(
-        "enabledLanguages",
-        lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
-        "a list of language ids",
-        tuple,
-    )
-    take(
-        "kvCacheBytes",
-        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
-        "a number of bytes (0 = automatic)",
-    )
-    take(
-        "otherFiles",
-        lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 20,
-        "an integer from 0 to 20",
-    )
-    if "revision" in raw and raw["revision"] is None:
-        values["revision"] = None
-    known = {f.name for f in fields(Options)}
-    errors += [f"codellama.{key} is not a setting" for key in raw if key not in known]
-    values["inline"] = _check_generation("inline", raw.get("inline"), base.inline, errors)
-    values["actions"] = _check_generation("actions", raw.get("actions"), base.actions, errors)
-    options = replace(base, **values)
-    if options.contextTokens <= options.actions.maxNewTokens + 256:
-        errors.append("codellama.contextTokens leaves no room for the prompt; using the defaults for both")
-        options = replace(
-            options,
-            contextTokens=Options.contextTokens,
-            actions=replace(options.actions, maxNewTokens=ACTION_DEFAULTS.maxNewTokens),
-        )
+def _text(value: Any, _: type) -> str:
+    if not isinstance(value, str):
+        raise TypeError("not a string")
+    return value.strip()
+
+
+def _names(value: Any, _: type) -> NAMES:
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise TypeError("not a list of strings")
+    return tuple(value)
+
+
+converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+converter.register_structure_hook(int, _integer)
+converter.register_structure_hook(float, _number)
+converter.register_structure_hook(str, _text)
+converter.register_structure_hook_func(lambda hint: hint == NAMES, _names)
+
+
+def _field_hook(f: Field, hint: Any):
+    if is_dataclass(hint):  # a group: its keys that are left out keep the field default's values
+
+        def group(value: Any, cls: type) -> Any:
+            if not isinstance(value, dict):
+                raise TypeError("not an object")
+            return converter.structure({**converter.unstructure(f.default), **value}, cls)
+
+        return group
+
+    def checked(value: Any, _: type) -> Any:
+        value = converter.structure(value, hint)
+        if value is not None and not spec_of(f).admits(value):
+            raise ValueError("outside the setting's range")
+        return value
+
+    return checked
+
+
+def _structure_fn(cls: type):
+    hints = get_type_hints(cls)
+    named = {f.name: override(rename=wire_name(f.name), struct_hook=_field_hook(f, hints[f.name])) for f in fields(cls)}
+    return make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True, **named)
+
+
+def _unstructure_fn(cls: type):
+    return make_dict_unstructure_fn(cls, converter, **{f.name: override(rename=wire_name(f.name)) for f in fields(cls)})
+
+
+converter.register_structure_hook_factory(is_dataclass, _structure_fn)
+converter.register_unstructure_hook_factory(is_dataclass, _unstructure_fn)
+
+
+# --- parsing: report each bad value, drop it, structure the rest ----------------------------
+Problem = tuple[tuple[str, ...], str]  # (wire path, message)
+
+
+def _dotted(path: tuple[str, ...]) -> str:
+    return ".".join((SECTION, *path))
+
+
+def _problems(error: ClassValidationError, cls: type, raw: dict, path: tuple[str, ...] = ()) -> list[Problem]:
+    """One problem per bad value or unknown key that cattrs found in `raw`."""
+    found: list[Problem] = []
+    specs, hints = {f.name: spec_of(f) for f in fields(cls)}, get_type_hints(cls)
+    noted, unnoted = error.group_exceptions()
+    for exc, note in noted:
+        key = wire_name(note.name)
+        where = (*path, key)
+        if isinstance(exc, ClassValidationError):  # a group with bad members
+            found += _problems(exc, hints[note.name], raw[key], where)
+        else:
+            wanted = specs[note.name].wanted(hints[note.name])
+            found.append((where, f"{_dotted(where)} must be {wanted}, got {raw[key]!r}"))
+    for exc in unnoted:
+        if not isinstance(exc, ForbiddenExtraKeysError):
+            raise exc
+        found += [((*path, key), f"{_dotted((*path, key))} is not a setting") for key in sorted(exc.extra_fields)]
+    return found
+
+
+def _without_nulls(raw: dict) -> dict:
+    """A copy of `raw` where null means "the default", as an absent key does."""
+    return {k: _without_nulls(v) if isinstance(v, dict) else v for k, v in raw.items() if v is not None}
+
+
+def _drop(raw: dict, path: tuple[str, ...]) -> None:
+    for key in path[:-1]:
+        raw = raw[key]
+    del raw[path[-1]]
+
+
+def _fit_budget(options: Options) -> tuple[Options, list[str]]:
+    """Each group's answer must leave room for a prompt in the context, else both take their defaults."""
+    errors = []
+    for group in ("inline", "actions"):
+        gen: GenerationOptions = getattr(options, group)
+        if options.context_tokens <= gen.max_new_tokens + PROMPT_ROOM:
+            errors.append(
+                f"codellama.contextTokens ({options.context_tokens}) leaves no room for the prompt beside "
+                f"codellama.{group}.maxNewTokens ({gen.max_new_tokens}); using the defaults for both"
+            )
+            default = getattr(Options, group).max_new_tokens
+            fitted = {group: replace(gen, max_new_tokens=default), "context_tokens": Options.context_tokens}
+            options = replace(options, **fitted)
     return options, errors
+
+
+def parse_options(raw: Any) -> tuple[Options, list[str]]:
+    """Settings from the editor, the section or `{"codellama": {...}}` -> (Options, one message per bad value)."""
+    if isinstance(raw, dict) and SECTION in raw:
+        raw = raw[SECTION]
+    if raw is None:
+        return Options(), []
+    if not isinstance(raw, dict):
+        return Options(), [f"codellama settings must be an object, got {type(raw).__name__}"]
+    values, errors = _without_nulls(raw), []
+    try:
+        options = converter.structure(values, Options)
+    except ClassValidationError as error:  # every bad value and unknown key, found in one pass
+        for path, message in _problems(error, Options, values):
+            errors.append(message)
+            _drop(values, path)  # absent: the default applies
+        options = converter.structure(values, Options)
+    options, budget_errors = _fit_budget(options)
+    return options, errors + budget_errors

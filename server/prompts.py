@@ -24,19 +24,17 @@ from .languages import Language, language_for
 CURSOR = "<CURSOR>"
 SELECTION_START, SELECTION_END = "<SELECTION>", "</SELECTION>"
 DEFAULT_ROLE = "You are an expert programmer and a careful, honest code assistant working inside the user's editor."
-ACTIONS = ("explain", "fix", "doc", "tests", "refactor", "ask")
 
 DEFAULT_WINDOW, MAX_WINDOW = 4096, 16384  # prompt + answer tokens
 DEFAULT_ANSWER_TOKENS = 400
 EXCERPT_SHARE = 0.25  # of the code budget, at most, for other open files
 BOUNDARY_MARGIN = 8  # tokens that may merge differently where code meets the prompt's text
 # Context that makes every optional note appear, at its longest, for measuring the fixed text.
-NO_CODE = CodeContext("", "", "", 9_999_999, 9_999_999, True, True, True)
-SELECTION_CUT_NOTE = "Only the start of the selection is shown; it continues past the end of this excerpt.\n"
+NO_CODE = CodeContext("", "", "", 9_999_999, 9_999_999, True, True)
 
 Message = dict[str, str]
 Framing = Callable[[CodeContext, Sequence[Excerpt]], list[Message]]  # the request's turns for a context
-CountPrompt = Callable[[list[Message]], int]  # tokens of the rendered chat (the model's template)
+EncodePrompt = Callable[[list[Message]], list[int]]  # token ids of the rendered chat (the model's template)
 
 
 @dataclass(frozen=True)
@@ -159,7 +157,7 @@ def action_instruction(
         return "Refactor the selected code to be simpler and clearer, keeping its behaviour exactly the same."
     if action == "ask":
         return f"Do this with the selected code: {instruction.strip()}"
-    raise ValueError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
+    raise ValueError(f"unknown action {action!r}")
 
 
 def _answer_format(action: str, language: Language, fence: str) -> str:
@@ -189,13 +187,12 @@ def action_messages(
     """Turns for explain, fix, doc, tests, refactor or ask, with the selection marked in its file."""
     prefix, selection, suffix = _plain_lines(ctx.prefix), _plain_lines(ctx.selection), _plain_lines(ctx.suffix)
     fence = fence_for(prefix, selection, suffix)
-    cut = SELECTION_CUT_NOTE if ctx.selection_truncated else ""
     user = (
         _other_files(excerpts)
         + f"Here is `{path}`{_shown_lines(ctx)}, "
         + f"with the selected code between {SELECTION_START} and {SELECTION_END}:\n"
         + _fenced(fence, language.fence, prefix + SELECTION_START + selection + SELECTION_END + suffix)
-        + f"{cut}\n{action_instruction(action, language, diagnostics, instruction)}"
+        + f"\n{action_instruction(action, language, diagnostics, instruction)}"
         + _answer_format(action, language, fence)
     )
     return _turns(system_turn(language, path, system_prompt), user)
@@ -221,12 +218,12 @@ class PromptBudget:
 
 
 def measure_budget(
-    framing: Framing, count_prompt: CountPrompt, window: int, answer_tokens: int, excerpts: Sequence[Excerpt] = ()
+    framing: Framing, encode_prompt: EncodePrompt, window: int, answer_tokens: int, excerpts: Sequence[Excerpt] = ()
 ) -> PromptBudget:
     """The budget for code once the request's fixed text (and `excerpts`) is measured with the tokenizer."""
     if not 0 < answer_tokens < window <= MAX_WINDOW:
         raise ValueError(f"need 0 < answer tokens ({answer_tokens}) < window ({window}) <= {MAX_WINDOW}")
-    return PromptBudget(window, answer_tokens, count_prompt(framing(NO_CODE, list(excerpts))))
+    return PromptBudget(window, answer_tokens, len(encode_prompt(framing(NO_CODE, list(excerpts)))))
 
 
 @dataclass(frozen=True)
@@ -234,8 +231,12 @@ class FittedPrompt:
     context: CodeContext
     excerpts: list[Excerpt]
     messages: list[Message]
-    prompt_tokens: int  # as `count_prompt` measured the messages: at most budget.prompt_tokens
+    ids: list[int]  # the messages' token ids as `encode_prompt` gave them: what the model is asked
     budget: PromptBudget
+
+    @property
+    def prompt_tokens(self) -> int:  # at most budget.prompt_tokens
+        return len(self.ids)
 
 
 def fit_prompt(
@@ -243,32 +244,33 @@ def fit_prompt(
     text: str,
     start: Position,
     end: Position | None,
-    count_prompt: CountPrompt,
+    encode_prompt: EncodePrompt,
     count_tokens: CountTokens,
     window: int = DEFAULT_WINDOW,
     answer_tokens: int = DEFAULT_ANSWER_TOKENS,
     other_files: Sequence[tuple[str, str]] = (),
-    cut_selection: bool = False,
 ) -> FittedPrompt:
     """The largest prompt for the range that leaves `answer_tokens` of `window` for the answer.
 
     Other open files get at most EXCERPT_SHARE of the code budget; the code around the
     range gets the rest. Raises ContextTooLarge when the selection (or the fixed text) does not fit.
+    The prompt is encoded once, as it is measured; its ids go to the model as they are.
     """
 
     def count_as_shown(code: str) -> int:
         return count_tokens(_plain_lines(code))
 
-    first = measure_budget(framing, count_prompt, window, answer_tokens)
+    first = measure_budget(framing, encode_prompt, window, answer_tokens)
     excerpts = other_file_excerpts(other_files, int(first.code_tokens * EXCERPT_SHARE), count_as_shown)
-    budget = measure_budget(framing, count_prompt, window, answer_tokens, excerpts)
+    budget = measure_budget(framing, encode_prompt, window, answer_tokens, excerpts)
     code_tokens = budget.code_tokens
     while True:
-        ctx = surrounding_code(text, start, end, code_tokens, count_as_shown, cut_selection=cut_selection)
+        ctx = surrounding_code(text, start, end, code_tokens, count_as_shown)
         messages = framing(ctx, excerpts)
-        tokens = count_prompt(messages)
+        ids = encode_prompt(messages)
+        tokens = len(ids)
         if tokens <= budget.prompt_tokens:
-            return FittedPrompt(ctx, excerpts, messages, tokens, budget)
+            return FittedPrompt(ctx, excerpts, messages, ids, budget)
         if not ctx.text:
             leaves = budget.prompt_tokens
             raise ContextTooLarge(f"the prompt takes {tokens} tokens without any code; the window leaves {leaves}")

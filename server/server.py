@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import re
+import weakref
 from collections import OrderedDict
 
 import torch
@@ -29,10 +30,12 @@ from .model_host import ModelHost
 from .options import Options, parse_options
 from .progress import ProgressBar
 from .protocol import CodellamaProtocol
-from .snapshot import Snapshot, UnusableDocument
+from .snapshot import MAX_DOCUMENT_CHARS, Snapshot, UnusableDocument
+from .status import State, StatusBoard, process_figures
 
 log = logging.getLogger(__name__)
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+EXCERPT_HEAD_CHARS = 64 * 1024  # more than any excerpt of another file shows (at most 1024 tokens of its start)
 VERSION = "0.1.0"
 OOM_ADVICE = (
     "The GPU ran out of memory. Lower codellama.contextTokens or choose a smaller model branch (e.g. a 3-bit one)."
@@ -56,6 +59,9 @@ class CodellamaServer(LanguageServer):
         self.inline_tasks: dict[str, asyncio.Task] = {}  # uri -> the inline request being answered
         self.recent: OrderedDict[str, None] = OrderedDict()  # documents, most recently used last
         self.shown: set[str] = set()  # messages already shown once
+        self.shutdown_requested = False  # LSP: exit with 0 only after a `shutdown` request
+        self.superseded: weakref.WeakSet[asyncio.Task] = weakref.WeakSet()  # inline requests a newer one replaced
+        self.board = StatusBoard(self.protocol.notify, self.options.model, self.options.revision or "main")
 
     # --- messages -------------------------------------------------------------------
     def show(self, message: str, kind: lsp.MessageType = lsp.MessageType.Error, once_key: str | None = None) -> None:
@@ -94,41 +100,43 @@ class CodellamaServer(LanguageServer):
             self.apply_settings(result[0], load=self.host.key is not None)
 
     def start_loading(self) -> None:
-        """Load the configured model in the background, with a progress bar and one message on failure."""
+        """Load the configured model in the background, with a progress bar, the status, and one message on
+        failure."""
         bar = ProgressBar(self, "Code Llama: loading model", cancellable=False)
         options = self.options
-        shown = asyncio.ensure_future(bar.begin(f"{options.model} ({options.revision or 'main'})"))
+        revision = options.revision or "main"
+        shown = asyncio.ensure_future(bar.begin(f"{options.model} ({revision})"))
+        loading = {"state": State.LOADING, "device": None, "message": "", "percentage": 0}
+        self.board.update(model=options.model, revision=revision, **loading)
+
+        def report(message: str, fraction: float | None) -> None:
+            bar.report(message, fraction)
+            percentage = self.board.current.percentage if fraction is None else int(max(0.0, min(fraction, 1.0)) * 100)
+            self.board.update(message=message, percentage=percentage)
 
         async def finish(model: Model | None, error: str | None) -> None:
             await shown  # the bar exists before it ends, however fast the load was
             if model is not None:
                 self.shown.discard("load")
                 bar.end(f"{options.model} ready on {model.device}")
+                self.board.update(state=State.READY, device=str(model.device), message="", percentage=None)
                 return
             bar.end("failed")
+            self.board.update(state=State.ERROR, message=error or "", percentage=None)
             advice = "Check codellama.model / codellama.revision, the network (or HF_HUB_OFFLINE), and free GPU memory."
             self.show(f"could not load {options.model}: {error}. {advice}", once_key="load")
 
-        self.host.start(options, bar.report, lambda model, error: asyncio.ensure_future(finish(model, error)))
-
-    async def model(self, wait: bool) -> Model | None:
-        """The model; while it loads, inline requests (wait=False) get None at once."""
-        if self.host.loading and not wait:
-            return None
-        return await self.host.get()
+        self.host.start(options, report, lambda model, error: asyncio.ensure_future(finish(model, error)))
 
     def status(self) -> dict:
-        """What `codellama.status` answers: the model's state and, once loaded, the engine's."""
-        host, options = self.host, self.options
-        state = "loading" if host.loading else "ready" if host.model is not None else "error" if host.error else "idle"
-        status = {"state": state, "model": options.model, "revision": options.revision or "main", "error": host.error}
-        if host.model is not None and not host.loading:
-            status["device"] = str(host.model.device)
-            status["engine"] = host.model.stats()
+        """What `codellama.status` answers: the status the editors were last sent and, once loaded, the engine's."""
+        status = {**self.board.current.to_json(), "error": self.host.error, "process": process_figures()}
+        if self.host.model is not None and not self.host.loading:
+            status["engine"] = self.host.model.stats()
         return status
 
     async def require_model(self) -> Model:
-        model = await self.model(wait=True)
+        model = await self.host.get()
         if model is None:
             raise RequestFailed(f"The model is not loaded: {self.host.error or 'no model configured'}")
         return model
@@ -155,17 +163,21 @@ class CodellamaServer(LanguageServer):
             task.cancel()
 
     def other_files(self, uri: str) -> list[tuple[str, str]]:
-        """Other open documents, most recently used first."""
-        files = []
+        """(path, start of the text) of up to `otherFiles` other open documents, most recently used first.
+
+        Only their starts are copied and checked: an excerpt shows no more than that.
+        """
+        files: list[tuple[str, str]] = []
         for other in reversed(self.recent):
+            if len(files) == self.options.other_files:
+                break
             if other == uri or other not in self.workspace.text_documents:
                 continue
-            doc = self.snapshot(other, touch=False)
-            try:
-                doc.check_usable()
-            except UnusableDocument:
-                continue  # binary or huge: not worth the prompt
-            files.append((doc.path, doc.text))
+            doc = self.workspace.get_text_document(other)
+            head = Snapshot(other, LONE_SURROGATE.sub("\ufffd", doc.source[:EXCERPT_HEAD_CHARS]), None, None)
+            if len(doc.source) > MAX_DOCUMENT_CHARS or "\x00" in head.text:
+                continue  # huge or binary: not worth the prompt
+            files.append((head.path, head.text))
         return files
 
     def line_before(self, uri: str, position: lsp.Position) -> str:
@@ -181,6 +193,7 @@ class CodellamaServer(LanguageServer):
         """A newer inline request for a document cancels the older one (its generation stops)."""
         old = self.inline_tasks.get(uri)
         if old is not None and not old.done():
+            self.superseded.add(old)
             old.cancel()
         self.inline_tasks[uri] = asyncio.current_task()
 
@@ -212,24 +225,42 @@ class CodellamaServer(LanguageServer):
                     os.kill(pid, 0)
                 except ProcessLookupError:
                     log.warning("editor process %s is gone; exiting", pid)
+                    await self.close()
                     os._exit(0)
                 except PermissionError:
                     pass  # alive, owned by someone else
 
         asyncio.ensure_future(watch())
 
+    async def close(self) -> None:
+        """Stop serving: cancel inline requests, abandon a load in progress, close the model (joins its thread)."""
+        for task in self.inline_tasks.values():
+            task.cancel()
+        await self.host.close()
+
     # --- the two jobs ----------------------------------------------------------------------
     async def ghost_text(self, uri: str, line: int, character: int) -> str:
-        """Inline completion text; "" when there is no document, no model yet, or nothing useful."""
+        """Inline completion text, "" when there is nothing to show. A request made while the model loads
+        waits for it; one that a newer request for the same document replaced ends with ""."""
+        try:
+            return await self._ghost_text(uri, line, character)
+        except asyncio.CancelledError:
+            if asyncio.current_task() in self.superseded:
+                return ""
+            raise  # cancelled by the editor: pygls answers RequestCancelled
+
+    async def _ghost_text(self, uri: str, line: int, character: int) -> str:
         if uri not in self.workspace.text_documents:
             log.info("inline completion for unknown document %s", uri)
             return ""
         doc = self.snapshot(uri)
         if not self.options.language_enabled(doc.language_id or ""):
             return ""
-        model = await self.model(wait=False)
+        model = await self.host.get()
         if model is None:
-            return ""
+            return ""  # the load failed, and said so once
+        if self.current_version(uri) != doc.version:
+            return ""  # edited while the model loaded: the position is stale
         try:
             completion = await complete_inline(model, doc, line, character, self.options, self.other_files(uri))
             self.shown.discard("oom")
@@ -244,9 +275,9 @@ class CodellamaServer(LanguageServer):
         """Run a code action on the document as it is now, with cancellable progress; refuse stale results."""
         doc = self.snapshot(request.uri)
         model = await self.require_model()
-        spec = ACTIONS.get(request.action)
-        bar = ProgressBar(self, spec.title if spec else "Code Llama: Ask", cancellable=True)
+        bar = ProgressBar(self, ACTIONS[request.action].title, cancellable=True)
         await bar.begin(doc.name, on_cancel=asyncio.current_task().cancel)
+        self.board.update(busy=self.board.current.busy + 1)
         try:
             result = await run_action(
                 model,
@@ -265,6 +296,7 @@ class CodellamaServer(LanguageServer):
             raise self.translate_error(e) from None
         finally:
             bar.end()
+            self.board.update(busy=self.board.current.busy - 1)
 
     def supports_resolve(self) -> bool:
         text = self.client_capabilities.text_document
@@ -292,7 +324,7 @@ class CodellamaServer(LanguageServer):
         workspace = self.client_capabilities.workspace
         if not (workspace and workspace.apply_edit):
             return {"applied": False, "text": result.text, "edit": self.protocol._converter.unstructure(result.edit)}
-        title = ACTIONS[request.action].title if request.action in ACTIONS else "Code Llama: Ask"
+        title = ACTIONS[request.action].title
         response = await self.workspace_apply_edit_async(lsp.ApplyWorkspaceEditParams(edit=result.edit, label=title))
         if not response.applied:
             self.show(

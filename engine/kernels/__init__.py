@@ -1,9 +1,17 @@
-"""GPTQ linear kernels beyond the torch reference, and the choice between them.
+"""Triton kernels beyond the torch reference (GPTQ matmuls, paged decode attention), and the choice between them.
 
-Importing this package never imports Triton: on the CPU the Triton kernels run under its
-interpreter, which has to be switched on before they are defined (see `select`).
+Importing this package never imports Triton: its kernel modules are loaded by `select`, with
+Triton's interpreter switched on while they are defined for the CPU (see `interpreter`).
 """
 
-from .select import KERNEL_CHOICES, check_or_fall_back, kernel_factory, resolve_kernel
+from .select import GPTQ, KERNEL_CHOICES, PAGED_DECODE, check_or_fall_back, kernel_factory, load_module, resolve_kernel
 
-__all__ = ["KERNEL_CHOICES", "check_or_fall_back", "kernel_factory", "resolve_kernel"]
+__all__ = [
+    "GPTQ",
+    "KERNEL_CHOICES",
+    "PAGED_DECODE",
+    "check_or_fall_back",
+    "kernel_factory",
+    "load_module",
+    "resolve_kernel",
+]

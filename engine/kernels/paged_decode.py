@@ -7,19 +7,20 @@ once. Long contexts may be split (flash-decoding): each split writes its unnorma
 max and denominator, and a few torch ops merge them.
 
 The kernel is defined lazily, once per mode: compiled for CUDA tensors, run by Triton's
-interpreter for CPU tensors (TRITON_INTERPRET is read as a kernel is defined). Reductions go
-through `tl.reduce` with Triton's own max/sum combine functions, which the interpreter maps
-to numpy whichever way Triton itself was imported.
+interpreter for CPU tensors (see `interpreter`). Reductions go through `tl.reduce` with
+Triton's own max/sum combine functions, which the interpreter maps to numpy whichever way
+Triton itself was imported.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import torch
 import triton
 import triton.language as tl
+
+from .interpreter import defining_for
 
 LOG2E = 1.4426950408889634
 
@@ -88,15 +89,8 @@ def kernel_for(device: torch.device) -> Any:
     """The kernel compiled for CUDA, or interpreted for any other device; defined on first use."""
     interpret = device.type != "cuda"
     if interpret not in _KERNELS:
-        before = os.environ.get("TRITON_INTERPRET")
-        os.environ["TRITON_INTERPRET"] = "1" if interpret else "0"
-        try:
+        with defining_for(device):
             _KERNELS[interpret] = triton.jit(_paged_decode_kernel)
-        finally:
-            if before is None:
-                os.environ.pop("TRITON_INTERPRET", None)
-            else:
-                os.environ["TRITON_INTERPRET"] = before
     return _KERNELS[interpret]
 
 

@@ -1,69 +1,73 @@
-"""Which GPTQ kernel a model runs: "torch" (reference), "triton", or "auto".
+"""Which kernels a model runs, for the GPTQ matmuls and the paged decode attention alike:
+"torch" (the reference), "triton", or "auto" = Triton on CUDA when it loads, torch elsewhere.
 
-auto = Triton on CUDA when it imports, the torch reference elsewhere. "triton" on the CPU runs
-the same kernels under Triton's interpreter (slow; for tests). The interpreter is chosen when
-a kernel is defined, so on the CPU this module sets TRITON_INTERPRET=1 (for the rest of the
-process: Triton reads it again later) before defining the kernels; a process that already has
-them compiled gets a clear error, and so does CUDA with TRITON_INTERPRET=1 set. The kernels
-avoid Triton's library functions, which are fixed when Triton itself is imported, so it does
-not matter that torch may have imported Triton already.
+"triton" on the CPU runs the same kernels under Triton's interpreter (slow; for tests; see
+`interpreter`). The GPTQ kernels are defined as their module is imported, so one process has
+them compiled or interpreted, not both: asking for the other kind is a clear error.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import logging
-import os
-import sys
 from collections.abc import Callable
+from types import ModuleType
 
 import torch
 
 from ..errors import EngineError
 from ..quant import GPTQKernel, TorchKernel
+from .interpreter import defining_for
 
 log = logging.getLogger(__name__)
 
 KERNEL_CHOICES = ("auto", "triton", "torch")
-_MODULE = __package__ + ".triton_kernel"
+GPTQ = "triton_kernel"  # the Triton modules, loaded on demand
+PAGED_DECODE = "paged_decode"
 
 
-def load_triton(device: torch.device) -> type:
-    """The TritonKernel class, compiled for CUDA or interpreted for the CPU; EngineError if impossible."""
+def load_module(name: str, device: torch.device) -> ModuleType:
+    """The Triton kernel module `name`, its kernels defined for `device`; EngineError if they cannot run there."""
     if importlib.util.find_spec("triton") is None:
         raise EngineError("kernel='triton' needs the triton package: pip install 'codellama-lsp[gpu]'")
-    want = device.type != "cuda"
-    if want and _MODULE not in sys.modules:
-        os.environ["TRITON_INTERPRET"] = "1"  # read as the kernels are defined; kept: Triton reads it later too
-    elif not want and os.environ.get("TRITON_INTERPRET") == "1" and _MODULE not in sys.modules:
-        raise EngineError(f"TRITON_INTERPRET=1 is set, so the Triton kernels would not compile for {device}; unset it")
     try:
-        module = importlib.import_module(_MODULE)
+        with defining_for(device):
+            module = importlib.import_module(f"{__package__}.{name}")
+    except EngineError:
+        raise
     except Exception as e:  # a broken Triton install fails in many ways
-        raise EngineError(f"the Triton kernels failed to import ({type(e).__name__}: {e})") from e
-    if module.INTERPRETED != want:
-        how = "for Triton's CPU interpreter" if module.INTERPRETED else "for the GPU"
+        raise EngineError(f"the Triton kernels of {name}.py failed to import ({type(e).__name__}: {e})") from e
+    interpret = device.type != "cuda"
+    defined = getattr(module, "INTERPRETED", interpret)  # said by modules that define their kernels at import
+    if defined != interpret:
+        how = "for Triton's CPU interpreter" if defined else "for the GPU"
         raise EngineError(
             f"the Triton kernels were already defined {how} in this process, so kernel='triton' cannot run on "
             f"{device}; use kernel='torch' here, or a new process"
         )
-    return module.TritonKernel
+    return module
 
 
-def resolve_kernel(choice: str, device: torch.device) -> str:
-    """'auto' -> 'triton' or 'torch' for this device; checks the name."""
+def resolve_kernel(choice: str, device: torch.device, module: str) -> ModuleType | None:
+    """The Triton module `choice` picks on `device` (GPTQ or PAGED_DECODE), or None for torch.
+
+    "auto": Triton on CUDA when it is installed and loads, otherwise torch (with a warning if
+    it failed to load); "triton": Triton or EngineError.
+    """
     if choice not in KERNEL_CHOICES:
         raise EngineError(f"unknown kernel {choice!r}; use one of {', '.join(KERNEL_CHOICES)}")
-    if choice != "auto":
-        return choice
-    if device.type != "cuda" or importlib.util.find_spec("triton") is None:
-        return "torch"
+    if choice == "torch":
+        return None
+    if choice == "auto" and (device.type != "cuda" or importlib.util.find_spec("triton") is None):
+        return None
     try:
-        load_triton(device)
+        return load_module(module, device)
     except EngineError as e:
-        log.warning("%s; using the torch reference kernel", e)
-        return "torch"
-    return "triton"
+        if choice == "triton":
+            raise
+        log.warning("%s; using torch instead", e)
+        return None
 
 
 def kernel_factory(choice: str, device: torch.device) -> Callable[[bool], GPTQKernel]:
@@ -72,9 +76,10 @@ def kernel_factory(choice: str, device: torch.device) -> Callable[[bool], GPTQKe
     Resolved now, before the model is built; one TritonKernel serves all layers, sharing its
     buffers and act-order permutations.
     """
-    if resolve_kernel(choice, device) == "torch":
+    module = resolve_kernel(choice, device, GPTQ)
+    if module is None:
         return lambda cache: TorchKernel(cache=cache)
-    shared = load_triton(device)()
+    shared = module.TritonKernel()
     return lambda cache: shared
 
 

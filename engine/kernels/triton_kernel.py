@@ -13,14 +13,15 @@ import logging
 import torch
 
 from ..quant import QuantLinear, TorchKernel
+from .gptq_decode import decode, decode_kernel
+from .gptq_prefill import dequantize_into, prefill
+from .interpreter import interpreted
 from .layout import PermutationPool, normalize
-from .triton_decode import decode, decode_kernel
-from .triton_prefill import dequantize_into, prefill
 
 log = logging.getLogger(__name__)
 
 PREFILL_MODES = ("fused", "dequant")
-INTERPRETED = type(decode_kernel).__name__ == "InterpretedFunction"  # TRITON_INTERPRET=1 when defined
+INTERPRETED = interpreted(decode_kernel)  # all kernels here were defined at import, in one mode
 
 
 def block_k_for(group: int, largest: int = 64) -> int:

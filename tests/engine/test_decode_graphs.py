@@ -68,3 +68,35 @@ def test_static_decode_on_the_triton_kernel(chat_model):
     prompts = [prompt(20, 5), prompt(45, 6), prompt(9, 7)]
     assert run_together(static, prompts, params) == [chat_model.generate_ids(p, params) for p in prompts]
     assert static.runner.graphs.enabled and static.runner.graphs.buckets[4].attend.decode_blocks.dtype == torch.int32
+
+
+def test_out_of_memory_in_a_static_decode_step_fails_only_its_request(chat_model):
+    """Out of memory inside a graph-path step: the step is retried one sequence at a time (still
+    from the graphs), the sequence that does not fit fails alone, and the engine goes on."""
+    static = rebuilt(chat_model, decode_graphs="on")
+    runner, graphs = static.runner, static.runner.graphs
+    forward = runner.forward
+    params = SamplingParams(max_new_tokens=6)
+    prompts = [prompt(20, 5), prompt(45, 6), prompt(9, 7)]
+    victim: list[int] = []  # the id of the first sequence with prompts[1]
+    fired: list[int] = []  # the size of each step the fault hit
+
+    def forward_that_fails_for_one_request(step):
+        for seq, _ in step:
+            if not victim and seq.token_ids[: seq.prompt_len] == prompts[1]:
+                victim.append(seq.id)
+        if any(seq.id in victim for seq, _ in step) and graphs.supports(step):
+            fired.append(len(step))
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return forward(step)
+
+    runner.forward = forward_that_fails_for_one_request
+    results = run_together(static, prompts, params)
+    assert fired == [3, 1]  # the decode step of all three, then the victim's retry alone
+    assert isinstance(results[1], torch.OutOfMemoryError)
+    assert results[0] == chat_model.generate_ids(prompts[0], params)
+    assert results[2] == chat_model.generate_ids(prompts[2], params)
+    assert graphs.enabled and {1, 2} <= set(graphs.buckets)  # the others decoded alone, then as two
+    assert static.blocks.num_used == 0
+    assert static.generate_ids(prompts[1], params) == chat_model.generate_ids(prompts[1], params)  # the engine goes on
+    assert fired == [3, 1] and static.blocks.num_used == 0

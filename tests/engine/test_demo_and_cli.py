@@ -22,7 +22,10 @@ def test_demo_model_command_writes_a_loadable_gptq_checkpoint(tmp_path, capsys):
     assert model.args.vocab_size == len(model.tokenizer) == 32016
     assert model.tokenizer.convert_tokens_to_ids("<step>") == 32015
     assert 32015 in model.eos_token_ids
-    assert isinstance(model.generate("def add(a, b):", SamplingParams(max_new_tokens=5)), str)
+    ids = model.generate_ids("def add(a, b):", SamplingParams(max_new_tokens=5))
+    assert 0 < len(ids) <= 5 and not set(ids) & model.eos_token_ids
+    text = model.generate("def add(a, b):", SamplingParams(max_new_tokens=5))
+    assert text.strip() == model.tokenizer.decode(ids).strip()  # the text path decodes the same tokens
 
 
 def test_demo_source_is_built_once_into_the_cache(tmp_path, monkeypatch):

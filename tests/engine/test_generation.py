@@ -74,6 +74,7 @@ def test_max_new_tokens_zero_and_too_long_prompt(chat_model):
 
 
 async def test_cancelling_the_stream_frees_its_state(chat_model):
+    before = chat_model.generate(PROMPT, SamplingParams(max_new_tokens=3))
     started = asyncio.Event()
 
     async def consume():
@@ -91,7 +92,7 @@ async def test_cancelling_the_stream_frees_its_state(chat_model):
             break
         await asyncio.sleep(0.01)
     assert chat_model.active_requests == 0
-    assert chat_model.generate(PROMPT, SamplingParams(max_new_tokens=3)) is not None
+    assert chat_model.generate(PROMPT, SamplingParams(max_new_tokens=3)) == before  # the same answer as before
 
 
 async def test_concurrent_streams_each_match_their_solo_answer(chat_model):

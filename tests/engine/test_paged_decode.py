@@ -1,18 +1,22 @@
 """The Triton paged decode-attention kernel matches a torch gather + masked softmax, alone and in the engine.
 
 On the CPU it runs under Triton's interpreter (the kernel is defined interpreted for CPU
-tensors, whatever TRITON_INTERPRET says), so shapes are small. Every cache slot that no
-sequence may see, and the padding of the block tables, holds NaN: a stray read shows.
+tensors, TRITON_INTERPRET put back afterwards), so shapes are small. Every cache slot that
+no sequence may see, and the padding of the block tables, holds NaN: a stray read shows.
 """
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
-from codellama_lsp.engine import SamplingParams
-from codellama_lsp.engine.attention import PagedAttention, Segment, triton_decode
+from codellama_lsp.engine import EngineError, SamplingParams
+from codellama_lsp.engine.attention import PagedAttention, Segment
 from codellama_lsp.engine.config import ModelArgs
+from codellama_lsp.engine.kernels import PAGED_DECODE, resolve_kernel
+from codellama_lsp.engine.kernels.interpreter import interpreted
 from codellama_lsp.engine.kv_cache import PagedKVCache
 
 from ..conftest import relative_error
@@ -88,18 +92,25 @@ def test_kernel_matches_reference(case, dtype):
         assert err <= TOLERANCE[dtype], f"splits={splits}: relative error {err:.2e}"
 
 
-def test_interpreted_on_cpu_only():
+def test_interpreted_on_cpu_only(monkeypatch):
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
     kernel = paged_decode.kernel_for(torch.device("cpu"))
-    assert type(kernel).__name__ == "InterpretedFunction"
+    assert interpreted(kernel)
     assert paged_decode.kernel_for(torch.device("cpu")) is kernel  # defined once
+    assert "TRITON_INTERPRET" not in os.environ  # switched on for the definition only
+    if torch.cuda.is_available():
+        assert not interpreted(paged_decode.kernel_for(DEVICE))
 
 
-def test_decode_kernel_choice():
+def test_decode_kernel_choice(monkeypatch):
     cpu = torch.device("cpu")
-    assert triton_decode("auto", cpu) is None and triton_decode("torch", cpu) is None
-    assert triton_decode("triton", cpu) is paged_decode
-    with pytest.raises(ValueError, match="unknown decode kernel"):
-        triton_decode("cuda", cpu)
+    assert resolve_kernel("auto", cpu, PAGED_DECODE) is None and resolve_kernel("torch", cpu, PAGED_DECODE) is None
+    assert resolve_kernel("triton", cpu, PAGED_DECODE) is paged_decode
+    with pytest.raises(EngineError, match="unknown kernel"):
+        resolve_kernel("cuda", cpu, PAGED_DECODE)
+    monkeypatch.setenv("TRITON_INTERPRET", "1")  # would build CUDA kernels wrongly: refused, or torch for "auto"
+    with pytest.raises(EngineError, match="TRITON_INTERPRET=1 is set"):
+        resolve_kernel("triton", torch.device("cuda"), PAGED_DECODE)
 
 
 def test_paged_attention_mixed_step_matches_torch():
@@ -110,10 +121,10 @@ def test_paged_attention_mixed_step_matches_torch():
     cache.keys[0].copy_(torch.randn(cache.keys[0].shape, generator=gen))
     cache.values[0].copy_(torch.randn(cache.values[0].shape, generator=gen))
     segments = [Segment(0, 1, 20, [7, 2]), Segment(1, 5, 16, [3, 9]), Segment(6, 1, 40, [11, 0, 5])]
-    q, k, v = (torch.randn(7, h, 32, generator=gen, device=DEVICE) for h in (8, 2, 2))
+    q, k, v = (torch.randn(7, h, 32, generator=gen).to(DEVICE) for h in (8, 2, 2))
     outs = {}
     for kernel in ("torch", "triton"):
-        attend = PagedAttention(cache, segments, DEVICE, decode_kernel=kernel)
+        attend = PagedAttention(cache, segments, DEVICE, resolve_kernel(kernel, DEVICE, PAGED_DECODE))
         assert (attend.kernel is not None) == (kernel == "triton")
         outs[kernel] = attend(0, q, k, v)
     assert relative_error(outs["triton"], outs["torch"]) <= 1e-5
@@ -130,7 +141,7 @@ def test_engine_greedy_tokens_equal_torch(chat_model, monkeypatch):
     results = {}
     for kernel in ("torch", "triton"):
         model = rebuilt(chat_model, step_tokens=48, max_batch=8)
-        model.runner.decode_kernel = kernel
+        model.runner.paged_decode = resolve_kernel(kernel, model.device, PAGED_DECODE)
         results[kernel] = run_together(model, prompts, params)
         assert model.blocks.num_used == 0
     assert results["triton"] == results["torch"]

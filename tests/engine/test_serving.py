@@ -93,7 +93,7 @@ def test_a_cached_prefix_gives_the_cold_logits(chat_model):
     model = rebuilt(chat_model, block_size=16)
     captured: list[torch.Tensor] = []
     forward = model.runner.forward
-    model.runner.forward = lambda *a: (captured.append(out := forward(*a)), out)[1]
+    model.runner.forward = lambda step: (captured.append((out := forward(step))[1]), out)[1]
     base = prompt(100, 5)
     model.generate_ids(base, SamplingParams(max_new_tokens=1))
     longer = base + prompt(21, 6)[1:]
@@ -156,10 +156,10 @@ def test_out_of_memory_fails_only_the_request_that_caused_it(chat_model):
     model = rebuilt(chat_model)
     forward = model.runner.forward
 
-    def forward_that_fails_on_long_inputs(tokens, *rest):
-        if tokens.shape[0] > 100:
+    def forward_that_fails_on_long_inputs(step):
+        if sum(n for _, n in step) > 100:
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return forward(tokens, *rest)
+        return forward(step)
 
     model.runner.forward = forward_that_fails_on_long_inputs
     params = SamplingParams(max_new_tokens=6)

@@ -12,8 +12,7 @@ import pytest
 import torch
 
 from codellama_lsp.engine import EngineError, QuantConfig, load_model
-from codellama_lsp.engine.kernels import resolve_kernel
-from codellama_lsp.engine.kernels.select import load_triton
+from codellama_lsp.engine.kernels import GPTQ, load_module, resolve_kernel
 from codellama_lsp.engine.quant import QuantLinear, TorchKernel
 from codellama_lsp.engine.synthetic import SyntheticSpec, random_gptq_linear
 from tests.conftest import relative_error
@@ -39,7 +38,7 @@ def layout_id(q: QuantConfig) -> str:
 @pytest.fixture(scope="module")
 def TritonKernel():
     try:
-        return load_triton(DEVICE)
+        return load_module(GPTQ, DEVICE).TritonKernel
     except EngineError as e:
         pytest.skip(str(e))
 
@@ -182,8 +181,19 @@ def test_auto_falls_back_to_the_reference_when_the_kernel_disagrees(
     assert relative_error(model.logits(TOKENS), reference.logits(TOKENS)) <= 1e-5
 
 
-def test_auto_kernel_choice_and_bad_names():
-    assert resolve_kernel("auto", torch.device("cpu")) == "torch"
-    assert resolve_kernel("torch", DEVICE) == "torch"
+def test_auto_kernel_choice_and_bad_names(TritonKernel):
+    assert resolve_kernel("auto", torch.device("cpu"), GPTQ) is None
+    assert resolve_kernel("torch", DEVICE, GPTQ) is None
+    assert resolve_kernel("triton", DEVICE, GPTQ).TritonKernel is TritonKernel
     with pytest.raises(EngineError, match="unknown kernel"):
-        resolve_kernel("cuda", DEVICE)
+        resolve_kernel("cuda", DEVICE, GPTQ)
+
+
+def test_kernels_of_the_other_kind_are_refused(TritonKernel, caplog, monkeypatch):
+    """The GPTQ kernels are defined once per process, as their module is imported."""
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    other = torch.device("cpu") if DEVICE.type == "cuda" else torch.device("cuda")
+    with pytest.raises(EngineError, match="already defined"):
+        load_module(GPTQ, other)
+    if other.type == "cuda":  # "auto" does not try Triton off CUDA
+        assert resolve_kernel("auto", other, GPTQ) is None and "already defined" in caplog.text

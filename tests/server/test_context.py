@@ -133,7 +133,7 @@ def test_a_selection_is_kept_whole_with_the_rest_shared_around_it():
     assert ctx.selection == numbered(10, 11)
     assert ctx.prefix == numbered(7, 9)  # 3/4 of 28 = 21
     assert ctx.suffix == numbered(12, 12)
-    assert (ctx.first_line, ctx.last_line, ctx.selection_truncated) == (7, 12, False)
+    assert (ctx.first_line, ctx.last_line) == (7, 12)
 
 
 def test_a_reversed_range_is_the_same_range():
@@ -142,24 +142,9 @@ def test_a_reversed_range_is_the_same_range():
     )
 
 
-def test_a_selection_larger_than_the_budget_is_refused_by_default():
+def test_a_selection_larger_than_the_budget_is_refused():
     with pytest.raises(ContextTooLarge, match="70 tokens, more than the 30"):
         surrounding_code(NUMBERED, (10, 0), (20, 0), 30, chars)
-
-
-def test_a_selection_larger_than_the_budget_keeps_its_first_whole_lines():
-    ctx = surrounding_code(NUMBERED, (10, 3), (20, 0), 30, chars, cut_selection=True)
-    assert ctx.selection == "e10\n" + numbered(11, 13)  # 4 + 21 characters of whole lines
-    assert ctx.prefix == "lin"  # of the 5 tokens left, before it: the cursor line's start, no whole line
-    assert ctx.suffix == ""
-    assert (ctx.first_line, ctx.last_line) == (10, 14)
-    assert (ctx.truncated_before, ctx.truncated_after, ctx.selection_truncated) == (True, True, True)
-
-
-def test_a_selection_whose_first_line_alone_is_too_large_is_cut_inside_it():
-    text = "x" * 50 + "\nshort\n"
-    ctx = surrounding_code(text, (0, 0), (1, 5), 20, chars, cut_selection=True)
-    assert (ctx.prefix, ctx.selection, ctx.suffix, ctx.selection_truncated) == ("", "x" * 20, "", True)
 
 
 def test_a_file_without_a_final_line_break():

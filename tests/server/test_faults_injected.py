@@ -59,11 +59,9 @@ async def faulty(lsp_client: LanguageClient, known_model):
 
 async def test_requests_while_loading_then_out_of_memory_once(faulty: LanguageClient):
     client = faulty
-    # while the model loads, ghost text is empty at once, never an error
-    assert list((await client.text_document_inline_completion_async(inline_params())).items) == []
-    # a code action waits for the load, then meets the simulated out-of-memory
+    # ghost text asked for while the model loads waits for it, then meets the simulated out-of-memory
     with pytest.raises(Exception, match="ran out of memory") as info:
-        await explain(client)
+        await client.text_document_inline_completion_async(inline_params())
     assert info.value.code == -32803
     assert sum("ran out of memory" in m.message for m in client.messages) == 1
     # the engine survived: the next requests succeed
@@ -130,7 +128,8 @@ async def test_cancel_request_mid_generation(endless: LanguageClient):
     )
     # the server goes on answering (the endless model's ghost text is long, but it comes)
     result = await client.text_document_inline_completion_async(inline_params())
-    assert isinstance(result, lsp.InlineCompletionList)
+    endless = " ".join([KNOWN_ANSWER] * 32)  # the answer repeats until the inline maxNewTokens (128: 4 a time)
+    assert [item.insert_text for item in result.items] == [endless]
 
 
 async def test_cancel_from_the_progress_bar(endless: LanguageClient):

@@ -199,15 +199,6 @@ def test_explain_asks_for_plain_text_only():
     assert "Reply with" not in user
 
 
-def test_a_cut_selection_is_announced():
-    ctx = CodeContext("", "def f():\n", "", 0, 1, False, True, True)
-    user = action_messages("explain", ctx, PY, "f.py")[1]["content"]
-    assert (
-        "</SELECTION>\n```\nOnly the start of the selection is shown; "
-        "it continues past the end of this excerpt.\n\nExplain" in user
-    )
-
-
 def test_unknown_actions_are_refused():
     with pytest.raises(ValueError, match="unknown action 'rewrite'"):
         action_messages("rewrite", SELECTED, PY, "f.py")
@@ -216,9 +207,9 @@ def test_unknown_actions_are_refused():
 # --- budget ---------------------------------------------------------------------------------
 
 
-def content_chars(messages: list[dict]) -> int:
+def content_chars(messages: list[dict]) -> list[int]:
     """A stand-in chat template: one token per character of every turn."""
-    return sum(len(m["content"]) for m in messages)
+    return [ord(c) for m in messages for c in m["content"]]
 
 
 def inline_framing(ctx, excerpts):
@@ -233,7 +224,7 @@ def test_budget_defaults_leave_3696_prompt_tokens():
 
 def test_measure_budget_counts_the_prompt_without_code():
     budget = measure_budget(inline_framing, content_chars, 4096, 400)
-    assert budget.overhead == content_chars(inline_framing(NO_CODE, []))
+    assert budget.overhead == len(content_chars(inline_framing(NO_CODE, [])))
     excerpt = Excerpt("b.py", "x = 1\n", False)
     with_excerpt = measure_budget(inline_framing, content_chars, 4096, 400, [excerpt])
     assert with_excerpt.overhead == budget.overhead + len("Another open file, `b.py`:\n```python\nx = 1\n```\n\n")
@@ -249,7 +240,7 @@ def test_fit_prompt_fills_the_window_with_stand_in_counts():
     text = "".join(f"row_{i} = {i}\n" for i in range(2000))
     others = [("b.py", "".join(f"b{i} = {i}\n" for i in range(500)))]
     fitted = fit_prompt(inline_framing, text, (1000, 3), None, content_chars, len, 4096, 400, others)
-    assert fitted.prompt_tokens == content_chars(fitted.messages) <= 3696
+    assert fitted.ids == content_chars(fitted.messages) and fitted.prompt_tokens <= 3696
     assert fitted.prompt_tokens >= 3696 - 40  # the margin, whole lines, and line numbers shorter than measured
     assert (
         sum(len(e.text) for e in fitted.excerpts)
@@ -260,7 +251,7 @@ def test_fit_prompt_fills_the_window_with_stand_in_counts():
 
 def test_fit_prompt_refuses_when_the_fixed_text_alone_is_too_long():
     with pytest.raises(ContextTooLarge, match="without any code"):
-        fit_prompt(inline_framing, "x = 1\n", (0, 0), None, lambda m: 5000, len, 4096, 400)
+        fit_prompt(inline_framing, "x = 1\n", (0, 0), None, lambda m: [0] * 5000, len, 4096, 400)
 
 
 @pytest.fixture(scope="module")
@@ -277,8 +268,8 @@ def tokenizer():
 def test_fit_prompt_with_the_real_tokenizer_stays_inside_the_window(tokenizer, window, answer):
     from codellama_lsp.engine.tokenizer import encode_chat
 
-    def count_prompt(messages):
-        return len(encode_chat(tokenizer, messages))
+    def encode_prompt(messages):
+        return encode_chat(tokenizer, messages)
 
     def count_tokens(text):
         return len(tokenizer.encode(text, add_special_tokens=False))
@@ -292,8 +283,9 @@ def test_fit_prompt_with_the_real_tokenizer_stays_inside_the_window(tokenizer, w
     def framing(ctx, excerpts):
         return action_messages("refactor", ctx, PY, "views.py", excerpts=excerpts)
 
-    fitted = fit_prompt(framing, text, (1600, 0), (1602, 0), count_prompt, count_tokens, window, answer, others)
+    fitted = fit_prompt(framing, text, (1600, 0), (1602, 0), encode_prompt, count_tokens, window, answer, others)
     # at most the margin, the notes measured at their longest and part of a line go unused
-    assert window - answer - 80 <= count_prompt(fitted.messages) == fitted.prompt_tokens <= window - answer
+    assert window - answer - 80 <= fitted.prompt_tokens <= window - answer
+    assert fitted.ids == encode_prompt(fitted.messages)  # what the model is asked is what was measured
     assert fitted.context.selection == "def handler_400(request):\r\n\t# 😀 réponse 400\r\n"
     assert fitted.excerpts and fitted.excerpts[0].truncated

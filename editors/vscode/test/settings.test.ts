@@ -1,40 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { needsRestart, serverSettings, settingsPayload } from "../src/settings";
-import { SERVER_DEFAULTS } from "./serverDefaults";
 
 /** A reader over dotted keys, as `workspace.getConfiguration("codellama").get` reads them. */
 function reader(values: Record<string, unknown>): (key: string) => unknown {
   return (key) => values[key];
 }
 
-const DEFAULTS = {
-  model: "TheBloke/CodeLlama-70B-Instruct-GPTQ",
-  revision: null,
-  device: "auto",
-  contextTokens: 4096,
-  systemPrompt: null,
-  enabledLanguages: ["*"],
-  otherFiles: 3,
-  kvCacheBytes: 0,
-  "inline.maxNewTokens": 128,
-  "inline.temperature": 0.2,
-  "inline.topP": 0.9,
-  "inline.topK": 0,
-  "inline.repetitionPenalty": 1.0,
-  "actions.maxNewTokens": 400,
-  "actions.temperature": 0.7,
-  "actions.topP": 0.95,
-  "actions.topK": 40,
-  "actions.repetitionPenalty": 1.1,
-  serverCommand: [],
-};
-
 describe("serverSettings", () => {
-  it("maps the contributed defaults to the server's section, nested, without serverCommand", () => {
-    assert.deepEqual(serverSettings(reader(DEFAULTS)), SERVER_DEFAULTS);
-  });
-
   it("wraps the section under its name for initializationOptions and didChangeConfiguration", () => {
     const payload = settingsPayload(reader({ model: "demo", revision: "gptq-3bit-32g-actorder_True" }));
     assert.deepEqual(payload, { codellama: { model: "demo", revision: "gptq-3bit-32g-actorder_True", systemPrompt: null } });

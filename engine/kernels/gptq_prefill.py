@@ -12,7 +12,7 @@ import torch
 import triton
 import triton.language as tl
 
-from .triton_dequant import dequant_tile, tile_offsets
+from .gptq_dequant import dequant_tile, tile_offsets
 
 
 @triton.jit
