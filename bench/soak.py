@@ -204,6 +204,7 @@ def table(report: SoakReport, keystrokes: int, actions: int, invalid: int) -> st
         ),
         ("KV blocks in use after", f"{engine['kvBlocksUsed']} of {engine['kvBlocks']}"),
         ("server tasks after / after warm-up", f"{after['tasks']} / {before['tasks']}"),
+        ("requests in flight after", f"{after['requests']}"),
         (
             "resident memory after warm-up → after",
             f"{before['rssBytes'] / mib:.0f} → {after['rssBytes'] / mib:.0f} MiB",

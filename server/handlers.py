@@ -35,7 +35,7 @@ def register(server: CodellamaServer) -> CodellamaServer:
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: CodellamaServer, params: lsp.DidOpenTextDocumentParams) -> None:
-        ls.touch(params.text_document.uri)
+        ls.documents.touch(params.text_document.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: CodellamaServer, params: lsp.DidCloseTextDocumentParams) -> None:
@@ -55,7 +55,7 @@ def register(server: CodellamaServer) -> CodellamaServer:
         text = await ls.ghost_text(uri, pos.line, pos.character)
         if not text:
             return lsp.CompletionList(is_incomplete=True, items=[])
-        word = WORD_BEFORE.search(ls.line_before(uri, pos)).group(0)  # clients filter by the word being typed
+        word = WORD_BEFORE.search(ls.documents.line_before(uri, pos)).group(0)  # clients filter by the word being typed
         start = lsp.Position(line=pos.line, character=pos.character - len(word.encode("utf-16-le")) // 2)
         item = lsp.CompletionItem(
             label=(word + text).splitlines()[0][:60] or text.strip()[:60],
@@ -74,9 +74,7 @@ def register(server: CodellamaServer) -> CodellamaServer:
     @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION, kinds)
     def code_action(ls: CodellamaServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
         uri = params.text_document.uri
-        if uri not in ls.workspace.text_documents or not ls.options.language_enabled(
-            ls.snapshot(uri).language_id or ""
-        ):
+        if uri not in ls.documents or not ls.options.language_enabled(ls.documents.snapshot(uri).language_id or ""):
             return []
         diagnostics = diagnostics_from_lsp(params.context.diagnostics)
         actions = []

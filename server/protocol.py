@@ -1,4 +1,5 @@
-"""The LSP protocol with three fixes: UTF-16 positions, an answer to malformed requests, cancellable commands."""
+"""The LSP protocol with four fixes: UTF-16 positions, an answer to malformed requests, cancellable commands,
+and no memory kept per notification."""
 
 from __future__ import annotations
 
@@ -26,6 +27,22 @@ class CodellamaProtocol(LanguageServerProtocol):
         if general is not None and general.position_encodings:
             general.position_encodings = [lsp.PositionEncodingKind.Utf16]
         return (yield from super().lsp_initialize(params))
+
+    @property
+    def requests_in_flight(self) -> int:
+        return len(self._request_futures)
+
+    def _execute_handler(self, msg_id, handler, callback, args=None, kwargs=None):
+        """pygls (2.1) files the future of every notification that its built-in handlers take (didOpen,
+        didChange, …), and of every step of those handlers, under a made-up id and never removes it:
+        memory kept for each keystroke. Each future now leaves when it is done, as a request's does."""
+        super()._execute_handler(msg_id, handler, callback, args, kwargs)
+        future = self._request_futures.get(msg_id)
+        if future is not None:
+            future.add_done_callback(lambda done: self._request_futures.get(msg_id) is done and self._forget(msg_id))
+
+    def _forget(self, msg_id) -> None:
+        self._request_futures.pop(msg_id, None)
 
     def structure_message(self, data: dict[str, Any]):
         try:

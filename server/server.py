@@ -5,16 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import weakref
-from collections import OrderedDict
 
 import torch
 from lsprotocol import types as lsp
 from pygls.exceptions import (
     JsonRpcContentModified,
     JsonRpcException,
-    JsonRpcInvalidParams,
 )
 from pygls.lsp.server import LanguageServer
 
@@ -23,19 +20,17 @@ from codellama_lsp.engine import EngineBusyError, Model, load_model
 from .action_request import ActionRequest
 from .actions import ACTIONS, ActionFailed, ActionResult, run_action
 from .context import ContextTooLarge
-from .document import clamp, split_lines
 from .edits import StaleDocumentError, check_version
 from .inline import complete_inline
 from .model_host import ModelHost
+from .open_documents import OpenDocuments
 from .options import Options, parse_options
 from .progress import ProgressBar
 from .protocol import CodellamaProtocol
-from .snapshot import MAX_DOCUMENT_CHARS, Snapshot, UnusableDocument
+from .snapshot import UnusableDocument
 from .status import State, StatusBoard, process_figures
 
 log = logging.getLogger(__name__)
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-EXCERPT_HEAD_CHARS = 64 * 1024  # more than any excerpt of another file shows (at most 1024 tokens of its start)
 VERSION = "0.1.0"
 OOM_ADVICE = (
     "The GPU ran out of memory. Lower codellama.contextTokens or choose a smaller model branch (e.g. a 3-bit one)."
@@ -57,7 +52,7 @@ class CodellamaServer(LanguageServer):
         self.options = Options()
         self.host = ModelHost(loader)
         self.inline_tasks: dict[str, asyncio.Task] = {}  # uri -> the inline request being answered
-        self.recent: OrderedDict[str, None] = OrderedDict()  # documents, most recently used last
+        self.documents = OpenDocuments(lambda: self.workspace)
         self.shown: set[str] = set()  # messages already shown once
         self.shutdown_requested = False  # LSP: exit with 0 only after a `shutdown` request
         self.superseded: weakref.WeakSet[asyncio.Task] = weakref.WeakSet()  # inline requests a newer one replaced
@@ -130,7 +125,11 @@ class CodellamaServer(LanguageServer):
 
     def status(self) -> dict:
         """What `codellama.status` answers: the status the editors were last sent and, once loaded, the engine's."""
-        status = {**self.board.current.to_json(), "error": self.host.error, "process": process_figures()}
+        status = {
+            **self.board.current.to_json(),
+            "error": self.host.error,
+            "process": process_figures(self.protocol.requests_in_flight),
+        }
         if self.host.model is not None and not self.host.loading:
             status["engine"] = self.host.model.stats()
         return status
@@ -142,51 +141,14 @@ class CodellamaServer(LanguageServer):
         return model
 
     # --- documents -------------------------------------------------------------------
-    def snapshot(self, uri: str, touch: bool = True) -> Snapshot:
-        """The document as it is now; a request that uses it makes it the most recently used."""
-        if uri not in self.workspace.text_documents:
-            raise JsonRpcInvalidParams(f"Unknown document {uri}: open it first (textDocument/didOpen)")
-        doc = self.workspace.get_text_document(uri)
-        if touch:
-            self.touch(uri)
-        text = LONE_SURROGATE.sub("\ufffd", doc.source)  # one UTF-16 unit each way: positions stay valid
-        return Snapshot(uri=uri, text=text, version=doc.version, language_id=doc.language_id)
-
-    def touch(self, uri: str) -> None:
-        self.recent.pop(uri, None)
-        self.recent[uri] = None
-
     def forget(self, uri: str) -> None:
-        self.recent.pop(uri, None)
+        self.documents.forget(uri)
         task = self.inline_tasks.pop(uri, None)
         if task is not None:
             task.cancel()
 
     def other_files(self, uri: str) -> list[tuple[str, str]]:
-        """(path, start of the text) of up to `otherFiles` other open documents, most recently used first.
-
-        Only their starts are copied and checked: an excerpt shows no more than that.
-        """
-        files: list[tuple[str, str]] = []
-        for other in reversed(self.recent):
-            if len(files) == self.options.other_files:
-                break
-            if other == uri or other not in self.workspace.text_documents:
-                continue
-            doc = self.workspace.get_text_document(other)
-            head = Snapshot(other, LONE_SURROGATE.sub("\ufffd", doc.source[:EXCERPT_HEAD_CHARS]), None, None)
-            if len(doc.source) > MAX_DOCUMENT_CHARS or "\x00" in head.text:
-                continue  # huge or binary: not worth the prompt
-            files.append((head.path, head.text))
-        return files
-
-    def line_before(self, uri: str, position: lsp.Position) -> str:
-        lines = split_lines(self.workspace.get_text_document(uri).source)
-        line, index = clamp(lines, position.line, position.character)
-        return lines[line][:index]
-
-    def current_version(self, uri: str) -> int | None:
-        return self.workspace.get_text_document(uri).version if uri in self.workspace.text_documents else None
+        return self.documents.others(uri, self.options.other_files)
 
     # --- running requests ----------------------------------------------------------------
     def replace_inline_task(self, uri: str) -> None:
@@ -250,16 +212,16 @@ class CodellamaServer(LanguageServer):
             raise  # cancelled by the editor: pygls answers RequestCancelled
 
     async def _ghost_text(self, uri: str, line: int, character: int) -> str:
-        if uri not in self.workspace.text_documents:
+        if uri not in self.documents:
             log.info("inline completion for unknown document %s", uri)
             return ""
-        doc = self.snapshot(uri)
+        doc = self.documents.snapshot(uri)
         if not self.options.language_enabled(doc.language_id or ""):
             return ""
         model = await self.host.get()
         if model is None:
             return ""  # the load failed, and said so once
-        if self.current_version(uri) != doc.version:
+        if self.documents.version(uri) != doc.version:
             return ""  # edited while the model loaded: the position is stale
         try:
             completion = await complete_inline(model, doc, line, character, self.options, self.other_files(uri))
@@ -273,7 +235,7 @@ class CodellamaServer(LanguageServer):
 
     async def perform_action(self, request: ActionRequest) -> ActionResult:
         """Run a code action on the document as it is now, with cancellable progress; refuse stale results."""
-        doc = self.snapshot(request.uri)
+        doc = self.documents.snapshot(request.uri)
         model = await self.require_model()
         bar = ProgressBar(self, ACTIONS[request.action].title, cancellable=True)
         await bar.begin(doc.name, on_cancel=asyncio.current_task().cancel)
@@ -289,7 +251,7 @@ class CodellamaServer(LanguageServer):
                 request.instruction,
                 self.other_files(doc.uri),
             )
-            check_version(doc.uri, doc.version, self.current_version(doc.uri))
+            check_version(doc.uri, doc.version, self.documents.version(doc.uri))
             self.shown.discard("oom")
             return result
         except Exception as e:

@@ -51,12 +51,13 @@ class StatusBoard:
             self.notify(STATUS_NOTIFICATION, status.to_json())
 
 
-def process_figures() -> dict:
-    """The server process's own figures for `codellama.status`: tasks on its event loop, resident memory."""
+def process_figures(requests_in_flight: int) -> dict:
+    """The server process's own figures for `codellama.status`: requests being answered (besides the one
+    asking), tasks on its event loop, resident memory."""
     rss = None
     try:
         with open("/proc/self/statm") as statm:  # Linux: pages, resident is the second field
             rss = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except OSError:
         pass
-    return {"tasks": len(asyncio.all_tasks()) - 1, "rssBytes": rss}  # - 1: the task asking
+    return {"requests": requests_in_flight - 1, "tasks": len(asyncio.all_tasks()) - 1, "rssBytes": rss}

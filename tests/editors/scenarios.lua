@@ -1,7 +1,7 @@
 -- Drives Neovim like a person would (keys, commands) against the real server and writes what
 -- it saw to $CODELLAMA_TEST_OUT as JSON; then quits. Each scenario records its own error.
 local api = vim.api
-local results = { nvim_pid = vim.fn.getpid(), statuses = {}, errors = vim.empty_dict() }
+local results = { nvim_pid = vim.fn.getpid(), statuses = {}, notified = {}, errors = vim.empty_dict() }
 local SOURCE = { "import math", "", "", "def add(a, b):", "    ", "", "", "def area(r):", "    return math.pi * r * r" }
 
 local function sleep(ms)
@@ -43,8 +43,11 @@ local function open(name, content)
   return bufnr
 end
 
-api.nvim_create_autocmd("LspProgress", {
-  callback = function()
+-- Every status the server sends, and the statusline text it gives.
+api.nvim_create_autocmd("User", {
+  pattern = "CodellamaStatus",
+  callback = function(ev)
+    table.insert(results.notified, ev.data.status)
     table.insert(results.statuses, require("codellama").status())
   end,
 })
@@ -159,7 +162,21 @@ end
 
 function scenarios.status()
   results.status = require("codellama").status()
-  results.status_lines = require("codellama.commands").status_lines()
+  local messages = {}
+  local notify = vim.notify
+  vim.notify = function(message)
+    table.insert(messages, message)
+  end
+  local ok, err = pcall(function()
+    vim.cmd("CodellamaStatus")
+    results.status_messages_on_return = #messages -- the answer cannot have come yet
+    wait_until("the :CodellamaStatus answer", function()
+      return #messages > 0
+    end, 10000)
+  end)
+  vim.notify = notify
+  assert(ok, err)
+  results.status_lines = vim.split(messages[1], "\n", { plain = true })
 end
 
 function scenarios.health()

@@ -86,6 +86,7 @@ def seen(nvim, tmp_path_factory) -> dict:
     assert out.exists(), f"Neovim wrote no results (exit {run.returncode}):\n{run.stdout}\n{run.stderr}"
     results = json.loads(out.read_text())
     results["nvim_output"] = run.stdout + run.stderr
+    results["model"] = str(model)
     return results
 
 
@@ -126,16 +127,32 @@ def test_explain_shows_the_answer_in_a_floating_window(seen):
     assert seen["explain_lines"] == [KNOWN_ANSWER]
 
 
-def test_status_follows_progress(seen):
+def test_statusline_follows_the_status_notification(seen):
     check(seen, "status")
-    statuses = seen["statuses"]
-    assert statuses[0].startswith("Code Llama: loading model")
-    assert "Code Llama: generating" in statuses
+    shown = [pair for pair in zip(seen["notified"], seen["statuses"], strict=True) if pair[0]["state"] != "idle"]
+    assert shown, seen["nvim_output"]
+    notified, statuses = zip(*shown, strict=True)
+    assert all(status["model"] == seen["model"] and status["revision"] == "main" for status in notified), notified
+    states = [status["state"] for status in notified]
+    assert states[0] == "loading" and "ready" in states and "error" not in states, states
+    loading = [status["percentage"] for status in notified[: states.index("ready")]]
+    assert loading == sorted(loading) and loading[0] == 0, loading  # the load only moves forward
+    assert notified[states.index("ready")]["device"] == "cpu"
+    assert statuses[0] == "Code Llama: loading model 0%", statuses
+    assert statuses[states.index("ready")] == "Code Llama: ready", statuses
+    assert "Code Llama: generating" in statuses  # the code action, Ask and Explain set `busy`
     assert seen["status"] == "Code Llama: ready"
-    assert seen["status_lines"][0] == "Code Llama: ready"
-    engine = [line for line in seen["status_lines"] if line.startswith(("engine on cpu:", "KV cache:"))]
-    assert engine[0] == "engine on cpu: 0 running, 0 waiting", seen["status_lines"]
-    assert "prefix cache reused" in engine[1]
+
+
+def test_status_command_answers_without_blocking(seen):
+    check(seen, "status")
+    assert seen["status_messages_on_return"] == 0  # the command returned before the server answered
+    lines = seen["status_lines"]
+    assert lines[0] == "Code Llama: ready", lines
+    assert f"model: {seen['model']} (main) on cpu" in lines, lines
+    assert "engine: 0 running, 0 waiting" in lines, lines
+    assert any(line.startswith("KV cache:") and "prefix cache reused" in line for line in lines), lines
+    assert any(line.startswith("server process:") and line.endswith("MiB resident") for line in lines), lines
 
 
 def test_checkhealth_reports_ok(seen):
@@ -172,3 +189,19 @@ def test_plain_lsp_config_works_without_setup(nvim, tmp_path):
     assert config["init_options"] == {} and config["settings"] == {"codellama": {}}  # objects, never arrays
     assert {"CodellamaAsk", "CodellamaExplain", "CodellamaStatus"} <= set(config["commands"])
     assert config["status"] == ""  # no server runs
+    assert config["handles_status"] is True  # lsp/codellama.lua registers the status handler
+    assert config["texts"] == [
+        "Code Llama: starting",
+        "Code Llama: starting",
+        "Code Llama: loading model 42%",
+        "Code Llama: ready",
+        "Code Llama: generating",
+        "Code Llama: generating (3)",
+        "Code Llama: error",
+    ]
+    assert config["error_lines"] == [
+        "Code Llama: error",
+        "client 1, server codellama-lsp",
+        "model: TheBloke/x (main)",
+        "error: no config.json in TheBloke/x",
+    ]

@@ -38,4 +38,5 @@ async def test_soak(client: LanguageClient):
     engine = report.after["engine"]
     assert engine["running"] == engine["waiting"] == engine["kvBlocksUsed"] == 0
     assert report.after["process"]["tasks"] == report.before["process"]["tasks"]  # no task left pending
+    assert report.after["process"]["requests"] == 0  # nor a request, nor a notification's record of one
     assert report.rss_growth < MAX_RSS_GROWTH, f"resident memory grew by {report.rss_growth / 2**20:.0f} MiB"

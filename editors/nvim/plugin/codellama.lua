@@ -1,8 +1,8 @@
--- Commands and the status line work with `setup()` or with a plain `vim.lsp.enable("codellama")`.
+-- The commands work with `setup()` or with a plain `vim.lsp.enable("codellama")`; the status line
+-- too, as `lsp/codellama.lua` registers the status notification's handler.
 if vim.g.loaded_codellama or vim.fn.has("nvim-0.11") == 0 then
   return
 end
 vim.g.loaded_codellama = true
 
 require("codellama.commands").create()
-require("codellama.progress").listen()

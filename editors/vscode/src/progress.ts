@@ -1,14 +1,9 @@
-/** LSP work-done progress values as status.ts's events. */
+/** Cancellable `$/progress` as status.ts's events: a click on "generating" cancels through these tokens. */
 import type { WorkDoneProgressBegin, WorkDoneProgressEnd, WorkDoneProgressReport } from "vscode-languageclient";
-import type { ProgressValue } from "./status";
+import type { ProgressToken, StatusEvent } from "./status";
 
-export function progressValue(params: WorkDoneProgressBegin | WorkDoneProgressReport | WorkDoneProgressEnd): ProgressValue {
-  switch (params.kind) {
-    case "begin":
-      return { kind: "begin", title: params.title, message: params.message, percentage: params.percentage, cancellable: params.cancellable };
-    case "report":
-      return { kind: "report", message: params.message, percentage: params.percentage };
-    case "end":
-      return { kind: "end", message: params.message };
-  }
+export function workEvent(token: ProgressToken, params: WorkDoneProgressBegin | WorkDoneProgressReport | WorkDoneProgressEnd): StatusEvent | undefined {
+  if (params.kind === "begin") return params.cancellable === true ? { type: "workBegan", token } : undefined;
+  if (params.kind === "end") return { type: "workEnded", token };
+  return undefined;
 }

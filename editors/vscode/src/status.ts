@@ -1,95 +1,56 @@
 /**
- * The status bar's state, driven by the server process's life and its `$/progress`
- * (a pure reducer and a view; the VS Code binding is statusBar.ts).
+ * The status bar's state: the server process's life (from the supervisor) and the server's own
+ * status notification; a pure reducer and a view (the VS Code binding is statusBar.ts).
  *
- * The server reports two kinds of work-done progress: loading the model (not
- * cancellable, with a percentage; it ends with the message "failed" when the load fails)
- * and generating an action's answer (cancellable).
+ * `$/progress` drives only VS Code's progress bars; the tokens of cancellable work are kept here
+ * because a click on "generating" cancels through them.
  */
 
-export type ProgressToken = number | string;
+/** The server's status notification (server/status.py). */
+export const STATUS_NOTIFICATION = "codellama/didChangeStatus";
 
-export type ProgressValue =
-  | { kind: "begin"; title: string; message?: string; percentage?: number; cancellable?: boolean }
-  | { kind: "report"; message?: string; percentage?: number }
-  | { kind: "end"; message?: string };
+/** The server's states, as `state` names them. */
+export type ServerState = "idle" | "loading" | "ready" | "error";
+
+/** The notification's params. */
+export interface ServerStatus {
+  state: ServerState;
+  model: string;
+  revision: string;
+  /** Where the model runs, once ready. */
+  device: string | null;
+  /** The load step while loading, the reason on error. */
+  message: string;
+  /** The load's progress, while loading. */
+  percentage: number | null;
+  /** Code actions being generated. */
+  busy: number;
+}
+
+export type ProgressToken = number | string;
 
 export type StatusEvent =
   | { type: "starting" }
   | { type: "running" }
   | { type: "stopped" }
   | { type: "crashed"; message: string }
-  | { type: "progress"; token: ProgressToken; value: ProgressValue };
-
-interface Task {
-  kind: "loading" | "generating";
-  title: string;
-  message: string | undefined;
-  percentage: number | undefined;
-}
+  | { type: "status"; status: ServerStatus }
+  | { type: "workBegan"; token: ProgressToken }
+  | { type: "workEnded"; token: ProgressToken };
 
 export interface StatusState {
   server: "starting" | "running" | "stopped" | "crashed";
-  /** Why the server or the model is unusable; cleared by a new start or a successful load. */
-  error: string | undefined;
-  /** The last model load ended well. */
-  modelReady: boolean;
-  tasks: ReadonlyMap<ProgressToken, Task>;
+  /** Why the server process stopped, when it crashed or could not start. */
+  crash: string | undefined;
+  /** The server's last status notification, since this process started. */
+  status: ServerStatus | undefined;
+  /** Progress tokens of the cancellable work running now. */
+  cancellable: ReadonlySet<ProgressToken>;
 }
 
-export const INITIAL_STATE: StatusState = { server: "stopped", error: undefined, modelReady: false, tasks: new Map() };
+const NOTHING: ReadonlySet<ProgressToken> = new Set();
 
-export const LOAD_FAILED_MESSAGE = "failed";
-
-function isLoading(title: string, cancellable: boolean | undefined): boolean {
-  return cancellable !== true && /load/i.test(title);
-}
-
-function withTasks(state: StatusState, change: (tasks: Map<ProgressToken, Task>) => void): Map<ProgressToken, Task> {
-  const tasks = new Map(state.tasks);
-  change(tasks);
-  return tasks;
-}
-
-function onProgress(state: StatusState, token: ProgressToken, value: ProgressValue): StatusState {
-  switch (value.kind) {
-    case "begin": {
-      const kind = isLoading(value.title, value.cancellable) ? "loading" : "generating";
-      const task: Task = { kind, title: value.title, message: value.message, percentage: value.percentage };
-      const tasks = withTasks(state, (t) => t.set(token, task));
-      return kind === "loading" ? { ...state, tasks, modelReady: false, error: undefined } : { ...state, tasks };
-    }
-    case "report": {
-      const task = state.tasks.get(token);
-      if (task === undefined) return state;
-      const updated: Task = { ...task, message: value.message ?? task.message, percentage: value.percentage ?? task.percentage };
-      return { ...state, tasks: withTasks(state, (t) => t.set(token, updated)) };
-    }
-    case "end": {
-      const task = state.tasks.get(token);
-      if (task === undefined) return state;
-      const tasks = withTasks(state, (t) => t.delete(token));
-      if (task.kind !== "loading") return { ...state, tasks };
-      const failed = value.message === LOAD_FAILED_MESSAGE;
-      return { ...state, tasks, modelReady: !failed, error: failed ? "The model could not be loaded" : undefined };
-    }
-  }
-}
-
-export function reduce(state: StatusState, event: StatusEvent): StatusState {
-  switch (event.type) {
-    case "starting":
-      return { server: "starting", error: undefined, modelReady: false, tasks: new Map() };
-    case "running":
-      return { ...state, server: "running" };
-    case "stopped":
-      return { ...state, server: "stopped", modelReady: false, tasks: new Map() };
-    case "crashed":
-      return { server: "crashed", error: event.message, modelReady: false, tasks: new Map() };
-    case "progress":
-      return onProgress(state, event.token, event.value);
-  }
-}
+export const INITIAL_STATE: StatusState = { server: "stopped", crash: undefined, status: undefined, cancellable: NOTHING };
 
 export type StatusKind = "stopped" | "starting" | "loading" | "ready" | "generating" | "error";
 
@@ -98,42 +59,102 @@ export interface StatusView {
   text: string;
   tooltip: string;
   /** What a click does. */
-  click: "cancel" | "showLog" | "none";
+  click: "cancel" | "showLog";
+}
+
+const STARTING: StatusView = { kind: "starting", text: "$(sync~spin) Code Llama: starting", tooltip: "Starting the language server", click: "showLog" };
+
+function modelName(status: ServerStatus): string {
+  return `${status.model} (${status.revision})`;
+}
+
+function generating(status: ServerStatus, cancellable: number): StatusView {
+  const count = status.busy > 1 ? ` (${status.busy})` : "";
+  const click = cancellable > 0 ? "cancel" : "showLog";
+  const tooltip = `Generating ${status.busy === 1 ? "an answer" : `${status.busy} answers`}. Click to ${click === "cancel" ? "cancel" : "show the log"}.`;
+  return { kind: "generating", text: `$(loading~spin) Code Llama: generating${count}`, tooltip, click };
+}
+
+/** The view of each server state: changing `ServerState` without this table fails to compile. */
+const VIEWS: Record<ServerState, (status: ServerStatus, cancellable: number) => StatusView> = {
+  idle: () => STARTING,
+  loading: (status) => {
+    const percent = status.percentage === null ? "" : ` ${Math.round(status.percentage)}%`;
+    const step = status.message === "" ? "" : `: ${status.message}`;
+    return { kind: "loading", text: `$(sync~spin) Code Llama: loading${percent}`, tooltip: `Loading ${modelName(status)}${step}`, click: "showLog" };
+  },
+  ready: (status, cancellable) => {
+    if (status.busy > 0) return generating(status, cancellable);
+    const device = status.device === null ? "" : ` on ${status.device}`;
+    return { kind: "ready", text: "$(check) Code Llama", tooltip: `${modelName(status)} is ready${device}. Click to show the log.`, click: "showLog" };
+  },
+  error: (status) => {
+    const reason = status.message === "" ? "" : `: ${status.message}`;
+    return { kind: "error", text: "$(error) Code Llama", tooltip: `${modelName(status)} could not be loaded${reason}. Click to show the log.`, click: "showLog" };
+  },
+};
+
+function isServerState(value: unknown): value is ServerState {
+  return typeof value === "string" && Object.hasOwn(VIEWS, value);
+}
+
+/** The notification's params, or undefined when they are not a status this client knows. */
+export function parseStatus(params: unknown): ServerStatus | undefined {
+  if (typeof params !== "object" || params === null) return undefined;
+  const p = params as Record<string, unknown>;
+  if (!isServerState(p.state)) return undefined;
+  const text = (value: unknown): string => (typeof value === "string" ? value : "");
+  const count = (value: unknown): number | null => (typeof value === "number" && Number.isFinite(value) ? value : null);
+  return {
+    state: p.state,
+    model: text(p.model),
+    revision: text(p.revision),
+    device: typeof p.device === "string" ? p.device : null,
+    message: text(p.message),
+    percentage: count(p.percentage),
+    busy: Math.max(0, count(p.busy) ?? 0),
+  };
+}
+
+function withToken(state: StatusState, token: ProgressToken, present: boolean): StatusState {
+  if (state.cancellable.has(token) === present) return state;
+  const cancellable = new Set(state.cancellable);
+  if (present) cancellable.add(token);
+  else cancellable.delete(token);
+  return { ...state, cancellable };
+}
+
+export function reduce(state: StatusState, event: StatusEvent): StatusState {
+  switch (event.type) {
+    case "starting":
+      return { server: "starting", crash: undefined, status: undefined, cancellable: NOTHING };
+    case "running":
+      return { ...state, server: "running" };
+    case "stopped":
+      return { ...state, server: "stopped", status: undefined, cancellable: NOTHING };
+    case "crashed":
+      return { server: "crashed", crash: event.message, status: undefined, cancellable: NOTHING };
+    case "status":
+      return { ...state, status: event.status };
+    case "workBegan":
+      return withToken(state, event.token, true);
+    case "workEnded":
+      return withToken(state, event.token, false);
+  }
 }
 
 /** Tokens of the answers being generated: what a click on "generating" cancels. */
 export function generatingTokens(state: StatusState): ProgressToken[] {
-  return [...state.tasks].filter(([, task]) => task.kind === "generating").map(([token]) => token);
-}
-
-function find(state: StatusState, kind: Task["kind"]): Task | undefined {
-  return [...state.tasks.values()].find((task) => task.kind === kind);
+  return [...state.cancellable];
 }
 
 export function view(state: StatusState): StatusView {
   if (state.server === "crashed") {
-    return { kind: "error", text: "$(error) Code Llama", tooltip: `${state.error ?? "The server stopped"}. Click to show the log.`, click: "showLog" };
+    return { kind: "error", text: "$(error) Code Llama", tooltip: `${state.crash ?? "The server stopped"}. Click to show the log.`, click: "showLog" };
   }
   if (state.server === "stopped") {
     return { kind: "stopped", text: "$(circle-slash) Code Llama", tooltip: "The server is not running. Click to show the log.", click: "showLog" };
   }
-  const loading = find(state, "loading");
-  if (loading !== undefined) {
-    const percent = loading.percentage === undefined ? "" : ` ${Math.round(loading.percentage)}%`;
-    const detail = loading.message === undefined ? "" : `: ${loading.message}`;
-    return { kind: "loading", text: `$(sync~spin) Code Llama: loading${percent}`, tooltip: `Loading the model${detail}`, click: "showLog" };
-  }
-  const generating = generatingTokens(state);
-  if (generating.length > 0) {
-    const title = find(state, "generating")?.title ?? "Code Llama";
-    const count = generating.length > 1 ? ` (${generating.length})` : "";
-    return { kind: "generating", text: `$(loading~spin) Code Llama: generating${count}`, tooltip: `${title}. Click to cancel.`, click: "cancel" };
-  }
-  if (state.error !== undefined) {
-    return { kind: "error", text: "$(error) Code Llama", tooltip: `${state.error}. Click to show the log.`, click: "showLog" };
-  }
-  if (state.server === "starting" || !state.modelReady) {
-    return { kind: "starting", text: "$(sync~spin) Code Llama: starting", tooltip: "Starting the language server", click: "showLog" };
-  }
-  return { kind: "ready", text: "$(check) Code Llama", tooltip: "The model is ready. Click to show the log.", click: "showLog" };
+  if (state.status === undefined) return STARTING;
+  return VIEWS[state.status.state](state.status, state.cancellable.size);
 }

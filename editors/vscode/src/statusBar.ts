@@ -1,4 +1,4 @@
-/** The status bar item: shows status.ts's view of the state; a click cancels or shows the log. */
+/** The status bar item: shows status.ts's view of the server's state; a click cancels generating or shows the log. */
 import * as vscode from "vscode";
 import { INITIAL_STATE, generatingTokens, reduce, view, type ProgressToken, type StatusEvent, type StatusState } from "./status";
 

@@ -1,7 +1,7 @@
 /**
  * Owns the language client: starts the server over stdio, sends it the settings,
- * restarts it with back-off when it crashes (saying so once), and reports its life and
- * its `$/progress` as status events.
+ * restarts it with back-off when it crashes (saying so once), and reports its life, its status
+ * notification and its cancellable `$/progress` as status events.
  */
 import * as vscode from "vscode";
 import {
@@ -16,10 +16,10 @@ import {
   type ProgressToken,
 } from "vscode-languageclient/node";
 import { NO_CRASHES, onCrash, type CrashHistory } from "./backoff";
-import { progressValue } from "./progress";
+import { workEvent } from "./progress";
 import { describeCommand, type ServerCommand } from "./serverCommand";
 import { serverSettings, settingsPayload, type SettingReader } from "./settings";
-import type { StatusEvent } from "./status";
+import { STATUS_NOTIFICATION, parseStatus, type StatusEvent } from "./status";
 
 export const SECTION = "codellama";
 
@@ -137,7 +137,8 @@ export class Supervisor implements vscode.Disposable {
       },
       middleware: {
         handleWorkDoneProgress: (token, params, next) => {
-          if (current()) this.deps.status({ type: "progress", token, value: progressValue(params) });
+          const event = workEvent(token, params);
+          if (current() && event !== undefined) this.deps.status(event);
           next(token, params);
         },
         workspace: {
@@ -151,7 +152,13 @@ export class Supervisor implements vscode.Disposable {
       },
     };
     // no `transport`: plain stdio (TransportKind.stdio would append a `--stdio` argument the server does not take)
-    return new LoggingClient(SECTION, "Code Llama", { command: command.command, args: command.args }, options);
+    const client = new LoggingClient(SECTION, "Code Llama", { command: command.command, args: command.args }, options);
+    client.onNotification(STATUS_NOTIFICATION, (params: unknown) => {
+      const status = parseStatus(params);
+      if (status === undefined) this.deps.log.warn(`Ignored a status this client does not know: ${JSON.stringify(params)}`);
+      else if (current()) this.deps.status({ type: "status", status });
+    });
+    return client;
   }
 
   private crashed(generation: number): void {

@@ -1,17 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { progressValue } from "../src/progress";
+import { workEvent } from "../src/progress";
 
-describe("progressValue", () => {
-  it("keeps what the status needs from each kind of $/progress value", () => {
-    assert.deepEqual(progressValue({ kind: "begin", title: "Code Llama: loading model", message: "demo (main)", percentage: 0, cancellable: false }), {
-      kind: "begin",
-      title: "Code Llama: loading model",
-      message: "demo (main)",
-      percentage: 0,
-      cancellable: false,
-    });
-    assert.deepEqual(progressValue({ kind: "report", message: "Loading layer 1/2", percentage: 50 }), { kind: "report", message: "Loading layer 1/2", percentage: 50 });
-    assert.deepEqual(progressValue({ kind: "end", message: "failed" }), { kind: "end", message: "failed" });
+describe("workEvent", () => {
+  it("keeps the tokens of cancellable work only", () => {
+    assert.deepEqual(workEvent("a", { kind: "begin", title: "Code Llama: Explain this code", cancellable: true }), { type: "workBegan", token: "a" });
+    assert.equal(workEvent("load", { kind: "begin", title: "Code Llama: loading model", cancellable: false }), undefined);
+    assert.equal(workEvent("load", { kind: "begin", title: "Code Llama: loading model" }), undefined);
+    assert.equal(workEvent("a", { kind: "report", message: "Loading layer 1/2", percentage: 50 }), undefined);
+    assert.deepEqual(workEvent(7, { kind: "end", message: "failed" }), { type: "workEnded", token: 7 });
   });
 });

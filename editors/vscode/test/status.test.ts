@@ -1,115 +1,111 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { INITIAL_STATE, generatingTokens, reduce, view, type StatusEvent, type StatusState } from "../src/status";
+import { INITIAL_STATE, generatingTokens, parseStatus, reduce, view, type ServerStatus, type StatusEvent, type StatusState } from "../src/status";
 
 function run(events: StatusEvent[], from: StatusState = INITIAL_STATE): StatusState {
   return events.reduce(reduce, from);
 }
 
-// What the server sends: loading is not cancellable, with a percentage; actions are cancellable.
-const LOAD_BEGIN: StatusEvent = {
-  type: "progress",
-  token: "codellama-load",
-  value: { kind: "begin", title: "Code Llama: loading model", message: "demo (main)", percentage: 0, cancellable: false },
-};
-const loadReport = (percentage: number): StatusEvent => ({ type: "progress", token: "codellama-load", value: { kind: "report", message: "weights", percentage } });
-const loadEnd = (message: string): StatusEvent => ({ type: "progress", token: "codellama-load", value: { kind: "end", message } });
-const actionBegin = (token: string): StatusEvent => ({
-  type: "progress",
-  token,
-  value: { kind: "begin", title: "Code Llama: Explain this code", message: "a.py", percentage: 0, cancellable: true },
-});
-const actionEnd = (token: string): StatusEvent => ({ type: "progress", token, value: { kind: "end" } });
+// What the server sends (`codellama/didChangeStatus`), as server/status.py's ServerStatus.to_json().
+const BASE: ServerStatus = { state: "idle", model: "demo", revision: "main", device: null, message: "", percentage: null, busy: 0 };
+const status = (changes: Partial<ServerStatus>): StatusEvent => ({ type: "status", status: { ...BASE, ...changes } });
+const loading = (percentage: number, message = ""): StatusEvent => status({ state: "loading", percentage, message });
+const READY = status({ state: "ready", device: "cuda:0" });
+const busy = (count: number): StatusEvent => status({ state: "ready", device: "cuda:0", busy: count });
 
 const STARTED: StatusEvent[] = [{ type: "starting" }, { type: "running" }];
 
-describe("status state machine", () => {
+describe("status from the server's notification", () => {
   it("is stopped before anything happens; a click shows the log", () => {
-    assert.equal(view(INITIAL_STATE).kind, "stopped");
-    assert.equal(view(INITIAL_STATE).click, "showLog");
+    assert.deepEqual([view(INITIAL_STATE).kind, view(INITIAL_STATE).click], ["stopped", "showLog"]);
   });
 
-  it("says starting until the model has loaded", () => {
+  it("says starting until the server sends a status, and while it is idle", () => {
     assert.equal(view(run([{ type: "starting" }])).kind, "starting");
-    assert.equal(view(run(STARTED)).kind, "starting");
+    assert.equal(view(run(STARTED)).text, "$(sync~spin) Code Llama: starting");
+    assert.equal(view(run([...STARTED, status({ state: "idle" })])).kind, "starting");
   });
 
-  it("shows the loading percentage from $/progress", () => {
-    const loading = view(run([...STARTED, LOAD_BEGIN, loadReport(42)]));
-    assert.equal(loading.kind, "loading");
-    assert.equal(loading.text, "$(sync~spin) Code Llama: loading 42%");
-    assert.equal(loading.tooltip, "Loading the model: weights");
-    assert.match(view(run([...STARTED, LOAD_BEGIN])).text, /loading 0%$/);
+  it("shows the load's percentage and step", () => {
+    const shown = view(run([...STARTED, loading(0), loading(42, "Loading layer 3/80")]));
+    assert.equal(shown.kind, "loading");
+    assert.equal(shown.text, "$(sync~spin) Code Llama: loading 42%");
+    assert.equal(shown.tooltip, "Loading demo (main): Loading layer 3/80");
+    assert.equal(view(run([...STARTED, status({ state: "loading" })])).text, "$(sync~spin) Code Llama: loading");
   });
 
-  it("is ready after a load that ends well", () => {
-    const ready = view(run([...STARTED, LOAD_BEGIN, loadReport(100), loadEnd("demo ready on cpu")]));
-    assert.equal(ready.kind, "ready");
-    assert.equal(ready.click, "showLog");
+  it("is ready with the model and its device", () => {
+    const ready = view(run([...STARTED, loading(100), READY]));
+    assert.deepEqual([ready.kind, ready.text, ready.click], ["ready", "$(check) Code Llama", "showLog"]);
+    assert.equal(ready.tooltip, "demo (main) is ready on cuda:0. Click to show the log.");
   });
 
-  it("is an error after a load that ends with 'failed'; a click shows the log", () => {
-    const failed = view(run([...STARTED, LOAD_BEGIN, loadEnd("failed")]));
-    assert.equal(failed.kind, "error");
-    assert.equal(failed.click, "showLog");
-    assert.match(failed.tooltip, /could not be loaded/);
+  it("is an error with the server's reason when the load fails", () => {
+    const failed = view(run([...STARTED, loading(10), status({ state: "error", message: "no config.json in /models/x" })]));
+    assert.deepEqual([failed.kind, failed.text, failed.click], ["error", "$(error) Code Llama", "showLog"]);
+    assert.equal(failed.tooltip, "demo (main) could not be loaded: no config.json in /models/x. Click to show the log.");
   });
 
-  it("clears a load error when the model reloads (settings changed) and loads", () => {
-    const state = run([...STARTED, LOAD_BEGIN, loadEnd("failed"), LOAD_BEGIN]);
+  it("follows a reload after an error (settings changed)", () => {
+    const state = run([...STARTED, status({ state: "error", message: "x" }), loading(5)]);
     assert.equal(view(state).kind, "loading");
-    assert.equal(view(reduce(state, loadEnd("ok"))).kind, "ready");
+    assert.equal(view(reduce(state, READY)).kind, "ready");
   });
 
-  it("shows generating while actions run; a click cancels every one of them", () => {
-    const ready = run([...STARTED, LOAD_BEGIN, loadEnd("ok")]);
-    const one = run([actionBegin("a")], ready);
+  it("shows generating from busy; a click cancels the cancellable work", () => {
+    const one = run([...STARTED, READY, { type: "workBegan", token: "a" }, busy(1)]);
     assert.deepEqual([view(one).kind, view(one).click, view(one).text], ["generating", "cancel", "$(loading~spin) Code Llama: generating"]);
-    assert.match(view(one).tooltip, /Explain this code\. Click to cancel/);
-    const two = reduce(one, actionBegin("b"));
+    assert.equal(view(one).tooltip, "Generating an answer. Click to cancel.");
+    const two = run([{ type: "workBegan", token: 2 }, busy(2)], one);
     assert.equal(view(two).text, "$(loading~spin) Code Llama: generating (2)");
-    assert.deepEqual(generatingTokens(two), ["a", "b"]);
-    const back = run([actionEnd("a"), actionEnd("b")], two);
-    assert.equal(view(back).kind, "ready");
-    assert.deepEqual(generatingTokens(back), []);
+    assert.deepEqual(generatingTokens(two), ["a", 2]);
+    const back = run([{ type: "workEnded", token: "a" }, { type: "workEnded", token: 2 }, busy(0)], two);
+    assert.deepEqual([view(back).kind, generatingTokens(back)], ["ready", []]);
   });
 
-  it("shows loading over generating, and generating ends don't disturb the model state", () => {
-    const state = run([...STARTED, LOAD_BEGIN, loadEnd("ok"), actionBegin("a"), LOAD_BEGIN]);
-    assert.equal(view(state).kind, "loading");
-    assert.equal(view(run([actionEnd("a"), loadEnd("ok")], state)).kind, "ready");
+  it("takes the count from busy, not from progress tokens", () => {
+    assert.equal(view(run([...STARTED, READY, { type: "workBegan", token: "a" }])).kind, "ready");
+    const untracked = view(run([...STARTED, busy(3)]));
+    assert.deepEqual([untracked.text, untracked.click], ["$(loading~spin) Code Llama: generating (3)", "showLog"]);
   });
 
-  it("ignores reports and ends for tokens it never saw begin", () => {
-    const ready = run([...STARTED, LOAD_BEGIN, loadEnd("ok")]);
-    assert.equal(reduce(ready, { type: "progress", token: 7, value: { kind: "report", percentage: 3 } }), ready);
-    assert.equal(reduce(ready, { type: "progress", token: 7, value: { kind: "end", message: "failed" } }), ready);
+  it("shows loading over generating while the model reloads", () => {
+    assert.equal(view(run([...STARTED, busy(1), status({ state: "loading", percentage: 3, busy: 1 })])).kind, "loading");
   });
 
-  it("keeps the last percentage and message when a report omits them", () => {
-    const state = run([...STARTED, LOAD_BEGIN, loadReport(30), { type: "progress", token: "codellama-load", value: { kind: "report" } }]);
-    assert.equal(view(state).text, "$(sync~spin) Code Llama: loading 30%");
-  });
-
-  it("is an error after a crash, drops running work, and starts clean on restart", () => {
-    const crashed = run([...STARTED, LOAD_BEGIN, loadEnd("ok"), actionBegin("a"), { type: "crashed", message: "The server stopped unexpectedly" }]);
+  it("is an error after a crash, forgets the server's status, and starts clean on restart", () => {
+    const crashed = run([...STARTED, READY, { type: "workBegan", token: "a" }, busy(1), { type: "crashed", message: "The server stopped unexpectedly" }]);
     assert.deepEqual([view(crashed).kind, view(crashed).click], ["error", "showLog"]);
+    assert.equal(view(crashed).tooltip, "The server stopped unexpectedly. Click to show the log.");
     assert.deepEqual(generatingTokens(crashed), []);
-    assert.match(view(crashed).tooltip, /^The server stopped unexpectedly\. Click to show the log\.$/);
     assert.equal(view(run([{ type: "starting" }], crashed)).kind, "starting");
   });
 
   it("is stopped after a stop, forgetting the model", () => {
-    const stopped = run([...STARTED, LOAD_BEGIN, loadEnd("ok"), { type: "stopped" }]);
+    const stopped = run([...STARTED, READY, { type: "stopped" }]);
     assert.equal(view(stopped).kind, "stopped");
-    assert.equal(stopped.modelReady, false);
+    assert.equal(stopped.status, undefined);
   });
 
   it("never mutates the state it is given", () => {
-    const before = run([...STARTED, LOAD_BEGIN]);
-    const tasks = [...before.tasks];
-    reduce(before, loadEnd("ok"));
-    reduce(before, actionBegin("x"));
-    assert.deepEqual([...before.tasks], tasks);
+    const before = run([...STARTED, READY, { type: "workBegan", token: "x" }]);
+    reduce(before, { type: "workEnded", token: "x" });
+    reduce(before, { type: "workBegan", token: "y" });
+    assert.deepEqual(generatingTokens(before), ["x"]);
+  });
+});
+
+describe("parseStatus", () => {
+  it("reads the notification's params", () => {
+    const params = { state: "loading", model: "TheBloke/x", revision: "main", device: null, message: "Downloading", percentage: 7, busy: 0 };
+    assert.deepEqual(parseStatus(params), params);
+  });
+
+  it("refuses unknown states and non-objects, and defaults missing fields", () => {
+    assert.equal(parseStatus({ state: "paused", model: "m" }), undefined);
+    assert.equal(parseStatus({ state: "toString" }), undefined);
+    assert.equal(parseStatus(null), undefined);
+    assert.equal(parseStatus("ready"), undefined);
+    assert.deepEqual(parseStatus({ state: "ready" }), { ...BASE, state: "ready", model: "", revision: "" });
   });
 });

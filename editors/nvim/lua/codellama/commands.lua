@@ -2,7 +2,7 @@
 --- server's `workspace/executeCommand` commands.
 local M = {}
 
-local progress = require("codellama.progress")
+local status = require("codellama.status")
 
 local function client_for(bufnr)
   local client = vim.lsp.get_clients({ bufnr = bufnr, name = "codellama" })[1]
@@ -95,40 +95,73 @@ function M.explain(line1, line2, on_done)
   end, on_done)
 end
 
---- Lines for `:CodellamaStatus`.
+local function mib(bytes)
+  return type(bytes) == "number" and ("%d MiB"):format(math.floor(bytes / 1048576 + 0.5)) or "?"
+end
+
+--- The engine's and the process's figures from the server's `codellama.status` answer.
+---@param answer table
 ---@return string[]
-function M.status_lines()
-  local s, client = progress.current()
-  if not s or not client then
-    return { "Code Llama: no server running (is a buffer of a configured filetype open?)" }
+local function figures(answer)
+  local lines = {}
+  local e = answer.engine
+  if type(e) == "table" then
+    local reused = e.promptTokens > 0 and math.floor(100 * e.reusedTokens / e.promptTokens + 0.5) or 0
+    vim.list_extend(lines, {
+      ("engine: %d running, %d waiting"):format(e.running, e.waiting),
+      ("KV cache: %d of %d blocks in use, %d cached; prefix cache reused %d%% of prompt tokens"):format(
+        e.kvBlocksUsed, e.kvBlocks, e.kvBlocksCached, reused),
+    })
   end
-  local lines = { progress.status(), ("client %d, server %s"):format(client.id, table.concat(client.config.cmd or {}, " ")) }
-  if s.message then
-    table.insert(lines, "model: " .. s.message)
+  local p = answer.process
+  if type(p) == "table" then
+    table.insert(lines, ("server process: %s tasks, %s resident"):format(p.tasks or "?", mib(p.rssBytes)))
   end
-  for _, title in pairs(s.tasks) do
-    table.insert(lines, "running: " .. title)
-  end
-  vim.list_extend(lines, M.engine_lines(client))
   return lines
 end
 
---- The server's `codellama.status` engine figures, as lines (none if it cannot answer now).
+--- Lines for `:CodellamaStatus`: the server's state, model and device, and the figures of its
+--- `codellama.status` answer (the last notification's status when there is no answer).
 ---@param client vim.lsp.Client
+---@param notified codellama.Status|nil the last status the server sent
+---@param answer table|nil the server's `codellama.status` answer
 ---@return string[]
-function M.engine_lines(client)
-  local reply = client:request_sync("workspace/executeCommand", { command = "codellama.status", arguments = {} }, 2000)
-  local status = reply and reply.result
-  if type(status) ~= "table" or type(status.engine) ~= "table" then
-    return {}
+function M.status_lines(client, notified, answer)
+  local s = type(answer) == "table" and answer or notified
+  local cmd = type(client.config.cmd) == "table" and table.concat(client.config.cmd, " ") or "(a function)"
+  local lines = { status.text(s), ("client %d, server %s"):format(client.id, cmd) }
+  if not s then
+    return lines
   end
-  local e = status.engine
-  local reused = e.promptTokens > 0 and math.floor(100 * e.reusedTokens / e.promptTokens + 0.5) or 0
-  return {
-    ("engine on %s: %d running, %d waiting"):format(status.device or "?", e.running, e.waiting),
-    ("KV cache: %d of %d blocks in use, %d cached; prefix cache reused %d%% of prompt tokens"):format(
-      e.kvBlocksUsed, e.kvBlocks, e.kvBlocksCached, reused),
-  }
+  local device = type(s.device) == "string" and (" on " .. s.device) or ""
+  table.insert(lines, ("model: %s (%s)%s"):format(tostring(s.model), tostring(s.revision), device))
+  if type(s.message) == "string" and s.message ~= "" then
+    table.insert(lines, (s.state == "error" and "error: " or "loading: ") .. s.message)
+  end
+  return vim.list_extend(lines, s == answer and figures(answer) or {})
+end
+
+--- Shows `:CodellamaStatus`'s lines once the server answers; the editor does not wait.
+function M.show_status()
+  local notified, client = status.current()
+  if not client then
+    vim.notify("Code Llama: no server running (is a buffer of a configured filetype open?)", vim.log.levels.WARN)
+    return
+  end
+  local function show(answer, err)
+    local lines = M.status_lines(client, notified, answer)
+    if err then
+      table.insert(lines, "the server did not answer codellama.status: " .. (err.message or vim.inspect(err)))
+    end
+    vim.notify(table.concat(lines, "\n"), vim.log.levels.INFO)
+  end
+  local params = { command = "codellama.status", arguments = {} }
+  local sent = client:request("workspace/executeCommand", params, function(err, answer)
+    show(answer, err)
+  end)
+  if not sent then
+    show(nil, { message = "the server is not running" })
+  end
 end
 
 local function range_of(cmd)
@@ -147,9 +180,7 @@ function M.create()
     local line1, line2 = range_of(cmd)
     M.explain(line1, line2)
   end, { range = true, desc = "Code Llama: explain the range in a floating window" })
-  vim.api.nvim_create_user_command("CodellamaStatus", function()
-    vim.notify(table.concat(M.status_lines(), "\n"), vim.log.levels.INFO)
-  end, { desc = "Code Llama: the server's state" })
+  vim.api.nvim_create_user_command("CodellamaStatus", M.show_status, { desc = "Code Llama: the server's state" })
 end
 
 return M

@@ -1,6 +1,8 @@
 --- Defaults, validation and the `vim.lsp.config` table for the codellama server.
 local M = {}
 
+local status = require("codellama.status")
+
 M.defaults = {
   cmd = { "codellama-lsp" },
   --- The server's `codellama` settings (model, revision, device, contextTokens, inline, actions…).
@@ -69,6 +71,8 @@ function M.lsp_config(opts)
     -- The server counts columns in UTF-16 code units (the LSP default); offering only that
     -- keeps it from choosing UTF-8, which Neovim would otherwise offer first.
     capabilities = { general = { positionEncodings = { "utf-16" } } },
+    -- The server's state, for the statusline and :CodellamaStatus.
+    handlers = { [status.NOTIFICATION] = status.handler },
   }
 end
 

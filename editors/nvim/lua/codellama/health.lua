@@ -67,7 +67,8 @@ local function check_python(exe)
   end)
   if not ok or done.code ~= 0 then
     local why = ok and vim.trim(done.stderr or ""):match("[^\n]*$") or tostring(done)
-    vim.health.error(("%s cannot import codellama_lsp: %s"):format(python, why), { "pip install codellama-lsp with this Python" })
+    local advice = { "pip install codellama-lsp with this Python" }
+    vim.health.error(("%s cannot import codellama_lsp: %s"):format(python, why), advice)
     return
   end
   local probe = vim.json.decode(done.stdout)
@@ -91,7 +92,8 @@ local function hub_cache()
   if env.HF_HUB_CACHE then
     return env.HF_HUB_CACHE
   end
-  local home = env.HF_HOME or vim.fs.joinpath(env.XDG_CACHE_HOME or vim.fs.joinpath(vim.uv.os_homedir(), ".cache"), "huggingface")
+  local cache = env.XDG_CACHE_HOME or vim.fs.joinpath(vim.uv.os_homedir(), ".cache")
+  local home = env.HF_HOME or vim.fs.joinpath(cache, "huggingface")
   return vim.fs.joinpath(home, "hub")
 end
 

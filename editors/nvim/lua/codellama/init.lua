@@ -29,15 +29,15 @@ function M.setup(opts)
     end,
   })
   require("codellama.commands").create()
-  require("codellama.progress").listen()
   vim.lsp.enable("codellama")
 end
 
---- A statusline component: "" when no server runs, else "Code Llama: loading model 42%",
---- "Code Llama: ready", "Code Llama: generating" or "Code Llama: error".
+--- A statusline component from the server's status notification: "" when no server runs, else
+--- "Code Llama: starting", "Code Llama: loading model 42%", "Code Llama: ready",
+--- "Code Llama: generating" (with a count when more than one) or "Code Llama: error".
 ---@return string
 function M.status()
-  return require("codellama.progress").status()
+  return require("codellama.status").line()
 end
 
 --- Rewrites whole lines `line1..line2` (or the function at the cursor) as instructed.
