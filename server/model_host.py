@@ -105,16 +105,13 @@ class ModelHost:
         """Abandon a load in progress and wait for its thread; close the model (joins its step thread)."""
         self._abandon_load()
         self._first_load.set()  # nobody waits for a load that will not come
-        if not await asyncio.to_thread(self._load[1].wait, timeout):
-            log.error("the model load did not stop within %.0f s", timeout)
-        model, self.model = self.model, None
-        if model is not None:
-            await asyncio.to_thread(model.close)
+        await asyncio.to_thread(self.close_now, timeout)
 
     def close_now(self, timeout: float = 60.0) -> None:
         """`close()` for a caller that is about to exit and cannot await."""
         self._load[0].set()
-        self._load[1].wait(timeout)
+        if not self._load[1].wait(timeout):
+            log.error("the model load did not stop within %.0f s", timeout)
         model, self.model = self.model, None
         if model is not None:
             model.close()

@@ -38,11 +38,13 @@ class CodellamaProtocol(LanguageServerProtocol):
         memory kept for each keystroke. Each future now leaves when it is done, as a request's does."""
         super()._execute_handler(msg_id, handler, callback, args, kwargs)
         future = self._request_futures.get(msg_id)
-        if future is not None:
-            future.add_done_callback(lambda done: self._request_futures.get(msg_id) is done and self._forget(msg_id))
 
-    def _forget(self, msg_id) -> None:
-        self._request_futures.pop(msg_id, None)
+        def forget(done) -> None:
+            if self._request_futures.get(msg_id) is done:
+                del self._request_futures[msg_id]
+
+        if future is not None:
+            future.add_done_callback(forget)
 
     def structure_message(self, data: dict[str, Any]):
         try:

@@ -40,25 +40,10 @@ def decode_kernel(
         for k0 in range(k_start, k_end, BLOCK_K):
             offs_k = k0 + tl.arange(0, BLOCK_K)
             x = tl.load(x_ptr + offs_k, mask=offs_k < K, other=0.0).to(tl.float32)  # [BK]
-            w = dequant_tile(
-                qw_ptr,
-                qz_ptr,
-                s_ptr,
-                k0,
-                offs_n,
-                K,
-                N,
-                r_word,
-                r_shift,
-                n_word,
-                n_shift,
-                stride_qw,
-                stride_qz,
-                stride_s,
-                BITS,
-                GROUP,
-                BLOCK_K,
-            )  # [BK, BN] float32
+            w = dequant_tile(  # [BK, BN] float32
+                qw_ptr, qz_ptr, s_ptr, k0, offs_n, K, N, r_word, r_shift, n_word, n_shift,
+                stride_qw, stride_qz, stride_s, BITS, GROUP, BLOCK_K,
+            )  # fmt: skip
             acc += x[:, None] * w.to(x_ptr.dtype.element_ty).to(tl.float32)  # W rounded as the reference rounds it
         ones = tl.full((16, BLOCK_K), 1.0, dtype=tl.float32)  # column sums as a dot: every row of it is the sum
         total = tl.dot(ones, acc, input_precision="ieee")  # [16, BN]
@@ -75,25 +60,10 @@ def decode_kernel(
             offs_k = k0 + tl.arange(0, BLOCK_K)
             x_mask = (offs_m[:, None] < M) & (offs_k[None, :] < K)
             x2 = tl.load(x_ptr + offs_m[:, None] * stride_xm + offs_k[None, :], mask=x_mask, other=0.0)  # [BM, BK]
-            w = dequant_tile(
-                qw_ptr,
-                qz_ptr,
-                s_ptr,
-                k0,
-                offs_n,
-                K,
-                N,
-                r_word,
-                r_shift,
-                n_word,
-                n_shift,
-                stride_qw,
-                stride_qz,
-                stride_s,
-                BITS,
-                GROUP,
-                BLOCK_K,
-            )  # [BK, BN] float32
+            w = dequant_tile(  # [BK, BN] float32
+                qw_ptr, qz_ptr, s_ptr, k0, offs_n, K, N, r_word, r_shift, n_word, n_shift,
+                stride_qw, stride_qz, stride_s, BITS, GROUP, BLOCK_K,
+            )  # fmt: skip
             acc2 = tl.dot(x2, w.to(x_ptr.dtype.element_ty), acc2, input_precision=PRECISION)
         out = out_ptr + offs_m[:, None] * stride_om + offs_n[None, :]
         tl.store(out, acc2.to(out_ptr.dtype.element_ty), mask=(offs_m[:, None] < M) & (offs_n[None, :] < N))

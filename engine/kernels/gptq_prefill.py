@@ -39,25 +39,10 @@ def prefill_kernel(
         offs_k = k0 + tl.arange(0, BLOCK_K)
         x_mask = (offs_m[:, None] < M) & (offs_k[None, :] < K)
         x = tl.load(x_ptr + offs_m[:, None] * stride_xm + offs_k[None, :], mask=x_mask, other=0.0)  # [BM, BK]
-        w = dequant_tile(
-            qw_ptr,
-            qz_ptr,
-            s_ptr,
-            k0,
-            offs_n,
-            K,
-            N,
-            r_word,
-            r_shift,
-            n_word,
-            n_shift,
-            stride_qw,
-            stride_qz,
-            stride_s,
-            BITS,
-            GROUP,
-            BLOCK_K,
-        )  # [BK, BN] float32
+        w = dequant_tile(  # [BK, BN] float32
+            qw_ptr, qz_ptr, s_ptr, k0, offs_n, K, N, r_word, r_shift, n_word, n_shift,
+            stride_qw, stride_qz, stride_s, BITS, GROUP, BLOCK_K,
+        )  # fmt: skip
         acc = tl.dot(x, w.to(x_ptr.dtype.element_ty), acc, input_precision=PRECISION)  # [BM, BN]
     out = out_ptr + offs_m[:, None] * stride_om + offs_n[None, :]
     tl.store(out, acc.to(out_ptr.dtype.element_ty), mask=(offs_m[:, None] < M) & (offs_n[None, :] < N))
@@ -74,25 +59,10 @@ def dequant_kernel(
     offs_k = k0 + tl.arange(0, BLOCK_K)
     offs_n = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
     r_word, r_shift, n_word, n_shift = tile_offsets(offs_n, BLOCK_K, BITS)
-    w = dequant_tile(
-        qw_ptr,
-        qz_ptr,
-        s_ptr,
-        k0,
-        offs_n,
-        K,
-        N,
-        r_word,
-        r_shift,
-        n_word,
-        n_shift,
-        stride_qw,
-        stride_qz,
-        stride_s,
-        BITS,
-        GROUP,
-        BLOCK_K,
-    )  # [BK, BN] float32
+    w = dequant_tile(  # [BK, BN] float32
+        qw_ptr, qz_ptr, s_ptr, k0, offs_n, K, N, r_word, r_shift, n_word, n_shift,
+        stride_qw, stride_qz, stride_s, BITS, GROUP, BLOCK_K,
+    )  # fmt: skip
     mask = (offs_k[:, None] < K) & (offs_n[None, :] < N)
     tl.store(w_ptr + offs_k[:, None] * stride_w + offs_n[None, :], w.to(w_ptr.dtype.element_ty), mask=mask)
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import subprocess
+import time
 
 import pytest
 import pytest_lsp
@@ -150,7 +151,7 @@ def test_exiting_during_a_load_stops_the_load_and_exits_cleanly(known_model, tmp
     for _ in range(600):  # until the load runs
         if log.exists() and "started" in log.read_text():
             break
-        subprocess.run(["sleep", "0.1"], check=True)
+        time.sleep(0.1)
     if shutdown_first:
         server.stdin.write(lsp_message({"jsonrpc": "2.0", "id": 2, "method": "shutdown", "params": None}))
     server.stdin.write(lsp_message({"jsonrpc": "2.0", "method": "exit", "params": None}))
