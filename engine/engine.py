@@ -11,6 +11,7 @@ import asyncio
 import queue
 from collections.abc import AsyncIterator, Callable, Iterator
 from collections.abc import Sequence as Seq
+from contextlib import aclosing
 from dataclasses import replace
 
 import torch
@@ -26,10 +27,11 @@ from .sampler import SamplingParams, make_generator
 from .scheduler import Scheduler
 from .sequence import Finish, Priority, Sequence
 from .step_loop import StepLoop
-from .text_stream import TextStream
+from .text_stream import Chunk, TextStream
 from .tokenizer import Messages, encode_chat, encode_prompt, require
 
 Prompt = str | Seq[int] | Messages
+FINISH_REASONS = {"eos": "stop"}  # the engine's reasons as OpenAI names them
 
 
 class Model:
@@ -192,6 +194,16 @@ class Model:
         self, prompt: Prompt, params: SamplingParams = SamplingParams(), priority: Priority | str = "action"
     ) -> AsyncIterator[str]:
         """Text deltas as they are decoded; cancelling the consuming task ends the request and frees its KV."""
+        async with aclosing(self.stream_chunks(prompt, params, priority)) as chunks:
+            async for chunk in chunks:
+                if chunk.text:
+                    yield chunk.text
+
+    async def stream_chunks(
+        self, prompt: Prompt, params: SamplingParams = SamplingParams(), priority: Priority | str = "action"
+    ) -> AsyncIterator[Chunk]:
+        """`Chunk`s as text is decoded, the last with its finish reason. The request is queued at the first
+        `__anext__`; cancelling the consumer or closing the iterator ends it and frees its KV at once."""
         ids = self.encode(prompt)
         text = TextStream(require(self.tokenizer, "text output"), ids, params.stop)
         loop = asyncio.get_running_loop()
@@ -204,17 +216,18 @@ class Model:
                 pass
 
         seq = self.submit(ids, params, priority, emit)
+        tokens = 0
         try:
             while not isinstance(item := await items.get(), Finish):
                 if isinstance(item, BaseException):
                     raise item
+                tokens += 1
                 delta = text.push(item)
-                if delta:
-                    yield delta
                 if text.stopped:
+                    yield Chunk(delta, tokens, "stop")
                     return
-            tail = text.finish()
-            if tail:
-                yield tail
+                if delta:
+                    yield Chunk(delta, tokens)
+            yield Chunk(text.finish(), tokens, FINISH_REASONS.get(item.reason, item.reason))
         finally:
             self.abort(seq)

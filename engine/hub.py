@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 DEMO_SOURCE = "demo"
 # Weights as safetensors, configs and tokenizer files; never pickles or remote code.
 HUB_PATTERNS = ["*.safetensors", "*.json", "tokenizer.model", "*.jinja"]
+TOKENIZER_PATTERNS = ["*.json", "tokenizer.model", "*.jinja"]  # configs and tokenizer: a few MB
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 Progress = Callable[[str, float | None], None]
@@ -26,8 +27,13 @@ def cache_dir() -> Path:
     return Path(base) / "codellama-lsp"
 
 
-def resolve_source(source: str | os.PathLike, revision: str | None = None, progress: Progress | None = None) -> Path:
-    """A folder holding the checkpoint: `source` itself, the demo model, or a hub snapshot."""
+def resolve_source(
+    source: str | os.PathLike,
+    revision: str | None = None,
+    progress: Progress | None = None,
+    patterns: list[str] = HUB_PATTERNS,
+) -> Path:
+    """A folder holding the checkpoint: `source` itself, the demo model, or a hub snapshot (of `patterns`)."""
     text = str(source)
     if text == DEMO_SOURCE:
         from .demo import ensure_demo_model
@@ -40,7 +46,7 @@ def resolve_source(source: str | os.PathLike, revision: str | None = None, progr
         raise CheckpointError("is a file; give the folder that holds config.json and the weights", text)
     if not HUB_ID.match(text) or text.startswith((".", "/", "~")):
         raise CheckpointError("no such folder, and not a hub id of the form owner/name", text)
-    return download(text, revision, progress)
+    return download(text, revision, progress, patterns)
 
 
 def _reporting_bar(progress: Progress | None, where: str):
@@ -62,17 +68,19 @@ def _reporting_bar(progress: Progress | None, where: str):
     return ReportingBar
 
 
-def download(repo_id: str, revision: str | None, progress: Progress | None = None) -> Path:
+def download(
+    repo_id: str, revision: str | None, progress: Progress | None = None, patterns: list[str] = HUB_PATTERNS
+) -> Path:
     """Fetch (or reuse from the cache) the hub snapshot; resumable, honours HF_HUB_OFFLINE."""
     from huggingface_hub import errors, snapshot_download
 
     where = f"{repo_id}@{revision or 'main'}"
     if progress:
         progress(f"Downloading {where}", None)
-    log.info("downloading %s (patterns %s)", where, HUB_PATTERNS)
+    log.info("downloading %s (patterns %s)", where, patterns)
     try:
         folder = snapshot_download(
-            repo_id, revision=revision, allow_patterns=HUB_PATTERNS, tqdm_class=_reporting_bar(progress, where)
+            repo_id, revision=revision, allow_patterns=patterns, tqdm_class=_reporting_bar(progress, where)
         )
     except errors.RepositoryNotFoundError:
         raise CheckpointError(

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 CONTEXT_TOKENS = 4  # prompt tokens decoded alongside the output so a leading space survives
 REPLACEMENT = "\ufffd"  # what a half-decoded multi-byte character looks like
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a streamed answer: its text, the tokens generated so far, and at the end why it ended."""
+
+    text: str
+    tokens: int
+    finish_reason: str | None = None  # "stop" (EOS or a stop string) or "length" (max_new_tokens), on the last
 
 
 class TextStream:

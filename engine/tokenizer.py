@@ -38,6 +38,17 @@ def load_tokenizer(folder: Path):
     return tokenizer
 
 
+def load_tokenizer_only(source: str, revision: str | None = None, progress=None):
+    """The tokenizer of a checkpoint without its weights: a local folder, "demo", or a hub id (a few MB)."""
+    from .hub import TOKENIZER_PATTERNS, resolve_source
+
+    folder = resolve_source(source, revision, progress, patterns=TOKENIZER_PATTERNS)
+    tokenizer = load_tokenizer(folder)
+    if tokenizer is None:
+        raise CheckpointError("has no tokenizer files (tokenizer.json or tokenizer.model)", str(folder))
+    return tokenizer
+
+
 def restore_sentencepiece_prefix(tokenizer) -> None:
     """CodeLlama-70B saw a "▁" before every stretch of text, also right after `<s>` and `<step>`.
 

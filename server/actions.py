@@ -6,12 +6,11 @@ from dataclasses import dataclass, replace
 
 from lsprotocol import types as lsp
 
-from codellama_lsp.engine import Model
-
 from .blocks import enclosing_block
 from .comments import comment_block
 from .document import line_body, newline_of, split_lines
 from .edits import insert_at, replace_range
+from .engines import Engine
 from .generation import answer, build_prompt
 from .languages import language_for
 from .options import Options
@@ -82,7 +81,7 @@ def line_range(doc: Snapshot, first: int, last: int) -> lsp.Range:
 
 
 async def run_action(
-    model: Model,
+    model: Engine,
     doc: Snapshot,
     action: str,
     range_: lsp.Range,

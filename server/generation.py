@@ -6,15 +6,16 @@ import re
 from collections import OrderedDict
 from weakref import WeakKeyDictionary
 
-from codellama_lsp.engine import Model, SamplingParams
+from codellama_lsp.engine import SamplingParams
 
 from .context import CodeContext, CountTokens, Position
+from .engines import Engine
 from .prompts import Framing, fit_prompt
 
 CLOSED_BLOCK = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n`]*\n(?:.*\n)*?[ \t]*\1[ \t]*$", re.MULTILINE)
 
 
-def token_counter(model: Model) -> CountTokens:
+def token_counter(model: Engine) -> CountTokens:
     encode = model.tokenizer.encode
     return lambda text: len(encode(text, add_special_tokens=False)) if text else 0
 
@@ -23,7 +24,7 @@ class ChatEncoder:
     """`model.encode_chat` with its latest answers kept: the fixed text of a request's prompt (the prompt
     without code) is measured on every keystroke and rarely changes."""
 
-    def __init__(self, model: Model, size: int = 8):
+    def __init__(self, model: Engine, size: int = 8):
         self.model, self.size = model, size
         self.recent: OrderedDict[tuple, list[int]] = OrderedDict()
 
@@ -38,17 +39,17 @@ class ChatEncoder:
         return ids
 
 
-_encoders: WeakKeyDictionary[Model, ChatEncoder] = WeakKeyDictionary()
+_encoders: WeakKeyDictionary[Engine, ChatEncoder] = WeakKeyDictionary()
 
 
-def chat_encoder(model: Model) -> ChatEncoder:
+def chat_encoder(model: Engine) -> ChatEncoder:
     if model not in _encoders:
         _encoders[model] = ChatEncoder(model)
     return _encoders[model]
 
 
 def build_prompt(
-    model: Model,
+    model: Engine,
     text: str,
     start: Position,
     end: Position | None,
@@ -68,7 +69,7 @@ def build_prompt(
 
 
 async def answer(
-    model: Model, prompt: list[int], params: SamplingParams, until_code_block: bool, priority: str = "action"
+    model: Engine, prompt: list[int], params: SamplingParams, until_code_block: bool, priority: str = "action"
 ) -> str:
     """The model's reply; with `until_code_block`, it stops as soon as one fenced block is complete.
 

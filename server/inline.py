@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codellama_lsp.engine import Model
-
+from .engines import Engine
 from .generation import answer, build_prompt
 from .languages import language_for
 from .options import Options
@@ -21,7 +20,7 @@ class InlineCompletion:
 
 
 async def complete_inline(
-    model: Model, doc: Snapshot, line: int, character: int, options: Options, other_files: list[tuple[str, str]] = ()
+    model: Engine, doc: Snapshot, line: int, character: int, options: Options, other_files: list[tuple[str, str]] = ()
 ) -> InlineCompletion:
     """The text to insert at (line, UTF-16 character), and the answer it came from."""
     doc.check_usable()

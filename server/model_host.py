@@ -1,4 +1,5 @@
-"""Owns the model: loads it in the background, reloads it when the settings name another."""
+"""Owns the engine: loads the model (or connects to its engine) in the background, again when the settings
+name another."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable
 
 from codellama_lsp.engine import EngineError, Model, ServingConfig, load_model
 
+from .engines import Engine, connect_engine
 from .options import Options
 
 log = logging.getLogger(__name__)
@@ -29,11 +31,12 @@ def resolve_device(device: str) -> str:
 
 
 class ModelHost:
-    """The current model, or the reason there is none. Requests await `get()`."""
+    """The current engine (the model in-process, or a client of its server), or the reason there is none.
+    Requests await `get()`."""
 
     def __init__(self, loader: Callable[..., Model] = load_model):
         self.loader = loader
-        self.model: Model | None = None
+        self.model: Engine | None = None
         self.error: str | None = None  # why the last load failed
         self.key: tuple | None = None  # Options.model_key() of the model being served
         self._task: asyncio.Task | None = None
@@ -49,7 +52,7 @@ class ModelHost:
         return options.model_key() != self.key
 
     def start(
-        self, options: Options, progress: ProgressCallback, done: Callable[[Model | None, str | None], None]
+        self, options: Options, progress: ProgressCallback, done: Callable[[Engine | None, str | None], None]
     ) -> asyncio.Task:
         """Load the model named by `options` in a worker thread; the old one serves until it is ready.
 
@@ -65,8 +68,10 @@ class ModelHost:
                 raise LoadAbandoned(options.model)
             loop.call_soon_threadsafe(progress, message, fraction)
 
-        def load() -> Model:
+        def load() -> Engine:
             try:
+                if options.placement != "in-process":
+                    return connect_engine(options, threadsafe_progress)
                 return self.loader(
                     options.model,
                     revision=options.revision,
@@ -116,7 +121,7 @@ class ModelHost:
         if model is not None:
             model.close()
 
-    async def get(self) -> Model | None:
+    async def get(self) -> Engine | None:
         """The model once the current load settles (None if it failed)."""
         await self._first_load.wait()
         task = self._task

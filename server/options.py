@@ -117,6 +117,22 @@ class Options:
         pattern=r"^(auto|cpu|cuda|cuda:\d+)$",
         pattern_message="auto, cpu, cuda or cuda:N",
     )
+    engine: str = setting(
+        "in-process",
+        "where the engine runs: in-process, shared (one per user, over a unix socket) or the URL of an "
+        "OpenAI-compatible server (this project's serve, vLLM, TGI, llama.cpp)",
+        pattern=r"^(in-process|shared|https?://\S+)$",
+        pattern_message="in-process, shared, or an http(s):// URL",
+    )
+    engine_idle_minutes: float = setting(
+        10.0, "a shared engine exits after this long with no client and no request", exclusive_minimum=0
+    )
+    api_key_env: str = setting(
+        "CODELLAMA_API_KEY",
+        "the environment variable that holds the API key for a URL engine",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        pattern_message="an environment variable name",
+    )
     context_tokens: int = setting(4096, "prompt + answer tokens", minimum=512, maximum=MAX_CONTEXT_TOKENS)
     system_prompt: str | None = setting(None, "replaces the default role sentence of the system turn")
     enabled_languages: NAMES = setting(("*",), "language ids to serve; * serves all")
@@ -128,9 +144,17 @@ class Options:
     def language_enabled(self, language_id: str) -> bool:
         return "*" in self.enabled_languages or language_id in self.enabled_languages
 
-    def model_key(self) -> tuple[str, str | None, str, int]:
-        """Changing any of these reloads the model."""
-        return (self.model, self.revision, self.device, self.kv_cache_bytes)
+    @property
+    def placement(self) -> str:
+        """ "in-process", "shared" or "url" (`engine` holds the URL)."""
+        return self.engine if self.engine in ("in-process", "shared") else "url"
+
+    def model_key(self) -> tuple:
+        """Changing any of these reloads the model (or reconnects to its engine)."""
+        if self.placement == "url":
+            return (self.engine, self.model, self.revision, self.api_key_env)
+        key = (self.engine, self.model, self.revision, self.device, self.kv_cache_bytes)
+        return (*key, self.engine_idle_minutes) if self.placement == "shared" else key
 
 
 # --- structuring: strict JSON types, then each field's Spec ---------------------------------

@@ -15,12 +15,13 @@ from pygls.exceptions import (
 )
 from pygls.lsp.server import LanguageServer
 
-from codellama_lsp.engine import EngineBusyError, Model, load_model
+from codellama_lsp.engine import EngineBusyError, load_model
 
 from .action_request import ActionRequest
 from .actions import ACTIONS, ActionFailed, ActionResult, run_action
 from .context import ContextTooLarge
 from .edits import StaleDocumentError, check_version
+from .engines import Engine, RemoteEngineError
 from .inline import complete_inline
 from .model_host import ModelHost
 from .open_documents import OpenDocuments
@@ -102,19 +103,26 @@ class CodellamaServer(LanguageServer):
         revision = options.revision or "main"
         shown = asyncio.ensure_future(bar.begin(f"{options.model} ({revision})"))
         loading = {"state": State.LOADING, "device": None, "message": "", "percentage": 0}
-        self.board.update(model=options.model, revision=revision, **loading)
+        self.board.update(model=options.model, revision=revision, placement=options.engine, **loading)
 
         def report(message: str, fraction: float | None) -> None:
             bar.report(message, fraction)
             percentage = self.board.current.percentage if fraction is None else int(max(0.0, min(fraction, 1.0)) * 100)
             self.board.update(message=message, percentage=percentage)
 
-        async def finish(model: Model | None, error: str | None) -> None:
+        async def finish(model: Engine | None, error: str | None) -> None:
             await shown  # the bar exists before it ends, however fast the load was
             if model is not None:
                 self.shown.discard("load")
-                bar.end(f"{options.model} ready on {model.device}")
-                self.board.update(state=State.READY, device=str(model.device), message="", percentage=None)
+                device = None if model.device is None else str(model.device)
+                where = f"on {device}" if device else f"at {options.engine}"
+                bar.end(
+                    f"{options.model} ready {where}" + (" (shared engine)" if options.placement == "shared" else "")
+                )
+                self.board.update(state=State.READY, device=device, message="", percentage=None)
+                failure = getattr(model, "failure", None)  # a remote engine that did not answer its probe
+                if failure is not None:
+                    self.engine_trouble(failure)
                 return
             bar.end("failed")
             self.board.update(state=State.ERROR, message=error or "", percentage=None)
@@ -134,7 +142,18 @@ class CodellamaServer(LanguageServer):
             status["engine"] = self.host.model.stats()
         return status
 
-    async def require_model(self) -> Model:
+    def engine_trouble(self, error: RemoteEngineError) -> None:
+        """A remote engine failed: say so once per kind of failure (with what to do); the next request retries."""
+        self.show(str(error), once_key=f"engine:{error.kind}")
+        self.board.update(state=State.ERROR, message=str(error))
+
+    def engine_back(self) -> None:
+        """A remote engine answered again: clear what its failure showed."""
+        if self.board.current.state == State.ERROR and self.host.model is not None and not self.host.loading:
+            self.shown = {key for key in self.shown if not key.startswith("engine:")}
+            self.board.update(state=State.READY, message="")
+
+    async def require_model(self) -> Engine:
         model = await self.host.get()
         if model is None:
             raise RequestFailed(f"The model is not loaded: {self.host.error or 'no model configured'}")
@@ -172,6 +191,9 @@ class CodellamaServer(LanguageServer):
             return RequestFailed(str(error))
         if isinstance(error, EngineBusyError):
             self.show(str(error), lsp.MessageType.Warning)
+            return RequestFailed(str(error))
+        if isinstance(error, RemoteEngineError):
+            self.engine_trouble(error)
             return RequestFailed(str(error))
         return error
 
@@ -226,9 +248,13 @@ class CodellamaServer(LanguageServer):
         try:
             completion = await complete_inline(model, doc, line, character, self.options, self.other_files(uri))
             self.shown.discard("oom")
+            self.engine_back()
             return completion.text
         except (UnusableDocument, EngineBusyError) as e:
             log.info("no completion: %s", e)
+            return ""
+        except RemoteEngineError as e:
+            self.engine_trouble(e)
             return ""
         except torch.OutOfMemoryError as e:
             raise self.translate_error(e) from None
@@ -253,6 +279,7 @@ class CodellamaServer(LanguageServer):
             )
             check_version(doc.uri, doc.version, self.documents.version(doc.uri))
             self.shown.discard("oom")
+            self.engine_back()
             return result
         except Exception as e:
             raise self.translate_error(e) from None

@@ -31,6 +31,7 @@ class ServerStatus:
     message: str = ""  # the load step while loading, the reason on error
     percentage: int | None = None  # of the load, while loading
     busy: int = 0  # code actions being generated now
+    placement: str = "in-process"  # the `engine` setting: in-process, shared, or the URL of the server that answers
 
     def to_json(self) -> dict:
         fields = asdict(self)

@@ -12,6 +12,7 @@ local seen = {
   settings = config.settings,
   commands = vim.tbl_keys(vim.api.nvim_get_commands({})),
   status = require("codellama").status(),
+  health_defaults = require("codellama.health").defaults,
   handles_status = config.handlers[status.NOTIFICATION] == status.handler,
   texts = vim.tbl_map(status.text, {
     false,

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from codellama_lsp.server.options import Options
 from tests.fixtures.known_answer import write_known_answer_checkpoint
 
 HERE = Path(__file__).parent
@@ -163,6 +164,13 @@ def test_checkhealth_reports_ok(seen):
         assert line in report, report
 
 
+def test_checkhealth_reports_the_in_process_engine_and_its_model(seen):
+    check(seen, "health")
+    report = "\n".join(seen["health_lines"])
+    assert "OK engine: in-process (the model runs in the language server)" in report, report
+    assert f"OK model {seen['model']} (main) is ready on cpu" in report, report
+
+
 def test_quitting_neovim_stops_the_server(seen):
     (server,) = seen["server_pids"]
     deadline = time.monotonic() + 10
@@ -189,6 +197,12 @@ def test_plain_lsp_config_works_without_setup(nvim, tmp_path):
     assert config["init_options"] == {} and config["settings"] == {"codellama": {}}  # objects, never arrays
     assert {"CodellamaAsk", "CodellamaExplain", "CodellamaStatus"} <= set(config["commands"])
     assert config["status"] == ""  # no server runs
+    defaults = Options()
+    assert config["health_defaults"] == {
+        "model": defaults.model,
+        "engine": defaults.engine,
+        "apiKeyEnv": defaults.api_key_env,
+    }  # :checkhealth assumes the server's defaults
     assert config["handles_status"] is True  # lsp/codellama.lua registers the status handler
     assert config["texts"] == [
         "Code Llama: starting",
@@ -205,3 +219,65 @@ def test_plain_lsp_config_works_without_setup(nvim, tmp_path):
         "model: TheBloke/x (main)",
         "error: no config.json in TheBloke/x",
     ]
+
+
+URL = "http://127.0.0.1:9/v1"
+
+
+@pytest.fixture(scope="module")
+def placement(nvim, tmp_path_factory) -> dict:
+    """`placement.lua` against its fake server: the statusline, :CodellamaStatus, :checkhealth."""
+    files, out = tmp_path_factory.mktemp("placement"), tmp_path_factory.mktemp("placement-out") / "results.json"
+    env = {
+        **os.environ,
+        "CODELLAMA_TEST_DIR": str(files),
+        "CODELLAMA_TEST_OUT": str(out),
+        "CODELLAMA_TEST_URL": URL,
+        "PATH": str(files),  # no python3: the health check's Python probe fails at once (not checked here)
+        "XDG_STATE_HOME": str(files / "state"),
+    }
+    env.pop("CODELLAMA_TEST_KEY", None)
+    command = [nvim, "--headless", "--clean", "-u", "NONE", "-c", f"luafile {HERE / 'placement.lua'}"]
+    run = subprocess.run(
+        command, check=False, env=env, cwd=files, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60
+    )
+    assert out.exists(), f"Neovim wrote no results (exit {run.returncode}):\n{run.stdout}\n{run.stderr}"
+    results = json.loads(out.read_text())
+    assert results["errors"] == {}, results
+    return results
+
+
+def test_the_statusline_names_a_shared_or_url_engine(placement):
+    assert placement["statuses"] == [
+        "Code Llama: ready (shared, cuda:0)",
+        "Code Llama: loading model 42% (shared)",
+        f"Code Llama: ready ({URL})",
+        f"Code Llama: generating (2) ({URL})",
+        f"Code Llama: error ({URL})",
+        "Code Llama: ready",  # in-process
+        "Code Llama: ready",  # a server that does not say
+    ]
+
+
+def test_status_command_shows_the_shared_engine(placement):
+    lines = placement["status_lines"]
+    assert lines[0] == "Code Llama: ready (shared, cuda:0)", lines
+    assert "model: m (main) on cuda:0" in lines, lines
+    assert "engine at unix:/run/user/1000/codellama/x.sock: reachable, serves m" in lines, lines
+    assert "engine: 0 running, 0 waiting" in lines, lines
+    assert not any(line.startswith("KV cache:") for line in lines), lines  # figures the engine did not send
+
+
+def test_checkhealth_without_a_server_reports_the_engine_setting(placement):
+    report = "\n".join(placement["health_without_server"])
+    assert f"engine: {URL} (the setting); no server running" in report, report
+    assert "API key variable $CODELLAMA_TEST_KEY: not set" in report, report
+    assert f"model: {Options().model} (main), asked of {URL}; not looked for here" in report, report
+
+
+def test_checkhealth_reports_an_unreachable_url_engine_with_advice(placement):
+    report = "\n".join(placement["health_unreachable"])
+    assert f"ERROR engine at {URL}: not reachable: connection refused" in report, report
+    for advice in (f"Start the server at {URL}", "Check the URL in settings.engine", "set $CODELLAMA_TEST_KEY"):
+        assert advice in report, report
+    assert "ERROR model m (main) could not be loaded: connection refused" in report, report

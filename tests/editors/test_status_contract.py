@@ -1,7 +1,10 @@
-"""Both editor plugins name the server's status notification and handle exactly its states.
+"""Both editor plugins name the server's status notification, handle exactly its states and read
+each of its fields.
 
-The contract is `server/status.py` (STATUS_NOTIFICATION, State); the plugins' sources are read
-as text: status.ts (the `ServerState` type and its VIEWS table) and status.lua (its TEXT table).
+The contract is `server/status.py` (STATUS_NOTIFICATION, State, ServerStatus); the plugins'
+sources are read as text: status.ts (the `ServerState` type, its VIEWS table, the `ServerStatus`
+interface and parseStatus) and status.lua (its TEXT table and `---@field` annotations; the
+fields are read there and in commands.lua, which renders :CodellamaStatus).
 """
 
 from __future__ import annotations
@@ -11,12 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from codellama_lsp.server.status import STATUS_NOTIFICATION, State
+from codellama_lsp.server.status import STATUS_NOTIFICATION, ServerStatus, State
 
 EDITORS = Path(__file__).parents[2] / "editors"
 STATUS_TS = EDITORS / "vscode" / "src" / "status.ts"
 STATUS_LUA = EDITORS / "nvim" / "lua" / "codellama" / "status.lua"
+COMMANDS_LUA = (EDITORS / "nvim" / "lua" / "codellama" / "commands.lua").read_text()
 SERVER_STATES = {state.value for state in State}
+SERVER_FIELDS = set(ServerStatus(State.IDLE, "model", "revision").to_json())  # as sent
 
 
 def block(source: str, opening: str, closing: str) -> str:
@@ -39,6 +44,8 @@ def typescript_contract(source: str) -> dict[str, object]:
         "method": single(r'^export const STATUS_NOTIFICATION = "([^"]*)";$', source),
         "type": set(re.findall(r'"(\w+)"', union)),
         "handled": set(re.findall(r"^  (\w+): ", views, re.MULTILINE)),
+        "fields": set(re.findall(r"^  (\w+): ", block(source, "export interface ServerStatus {", "}"), re.MULTILINE)),
+        "parsed": set(re.findall(r"\bp\.(\w+)", block(source, "export function parseStatus(", "}"))),
     }
 
 
@@ -48,14 +55,21 @@ def lua_contract(source: str) -> dict[str, object]:
         "method": single(r'^M\.NOTIFICATION = "([^"]*)"$', source),
         "annotated": set(re.findall(r'"(\w+)"', single(r"^---@field state (.*)$", source))),
         "handled": set(re.findall(r"^  (\w+) = function", text, re.MULTILINE)),
+        "fields": set(re.findall(r"^---@field (\w+) ", source, re.MULTILINE)),
+        # a status's fields as status.lua and commands.lua read them (`status.busy`, `s.model`)
+        "read": set(re.findall(r"\b(?:status|s)\.(\w+)", source + COMMANDS_LUA)),
     }
 
 
-def mismatches(ts_source: str, lua_source: str, method: str, states: set[str]) -> list[str]:
+def mismatches(
+    ts_source: str, lua_source: str, method: str, states: set[str], fields: set[str] = SERVER_FIELDS
+) -> list[str]:
     found = []
     for name, contract in (("status.ts", typescript_contract(ts_source)), ("status.lua", lua_contract(lua_source))):
         for key, value in contract.items():
-            expected = method if key == "method" else states
+            expected = method if key == "method" else fields if key in ("fields", "parsed", "read") else states
+            if key == "read":  # module functions (`status.text`) are read the same way
+                value = value & expected
             if value != expected:
                 found.append(f"{name} {key}: {value!r}, the server: {expected!r}")
     return found
@@ -73,6 +87,22 @@ def test_plugins_follow_the_servers_status_contract(sources):
 def test_a_state_the_server_adds_fails_both_plugins(sources):
     found = mismatches(*sources, STATUS_NOTIFICATION, SERVER_STATES | {"paused"})
     assert {line.split(" ", 1)[0] for line in found} == {"status.ts", "status.lua"}, found
+
+
+def test_a_field_the_server_adds_fails_both_plugins(sources):
+    found = mismatches(*sources, STATUS_NOTIFICATION, SERVER_STATES, SERVER_FIELDS | {"queue"})
+    assert {line.split(" ", 1)[0] for line in found} == {"status.ts", "status.lua"}, found
+
+
+def test_a_field_left_unread_fails(sources):
+    ts, lua = sources
+    assert "placement" in SERVER_FIELDS
+    unparsed = re.sub(r"^    placement: .*\n", "", ts, count=1, flags=re.MULTILINE)
+    unread = lua.replace("status.placement", "status.where")
+    for changed_ts, changed_lua, where in ((unparsed, lua, "status.ts parsed"), (ts, unread, "status.lua read")):
+        assert (changed_ts, changed_lua) != sources  # the edit took
+        found = mismatches(changed_ts, changed_lua, STATUS_NOTIFICATION, SERVER_STATES)
+        assert [line.split(":", 1)[0] for line in found] == [where], found
 
 
 def test_a_renamed_method_fails(sources):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from lsprotocol import types as lsp
 
+from codellama_lsp.server.status import STATUS_NOTIFICATION
 from tests.fixtures.known_answer import write_known_answer_checkpoint
 
 KNOWN_ANSWER = "return a + b"
@@ -117,3 +118,14 @@ async def raw_request(client, msg_id: str, method: str, params) -> object:
     client.protocol._request_futures[msg_id] = future
     client.protocol._send_data({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
     return await future
+
+
+def watch_status(client) -> list[dict]:
+    """Every `codellama/didChangeStatus` the server sends, in order, as JSON."""
+    seen: list[dict] = []
+
+    @client.feature(STATUS_NOTIFICATION)
+    def on_status(params) -> None:
+        seen.append(params._asdict())  # pygls gives a custom notification's params as a namedtuple
+
+    return seen

@@ -15,7 +15,7 @@ import time
 import torch
 
 from codellama_lsp.engine import load_model, model_runner
-from codellama_lsp.server.cli import serve
+from codellama_lsp.server.cli import serve_lsp
 from codellama_lsp.server.handlers import build_server
 
 delay = float(os.environ.get("CODELLAMA_TEST_LOAD_DELAY", "0"))
@@ -54,4 +54,4 @@ def faulty_forward(self, *args):
 
 model_runner.ModelRunner.forward = faulty_forward
 logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
-sys.exit(serve(build_server(slow_load)))
+sys.exit(serve_lsp(build_server(slow_load)))

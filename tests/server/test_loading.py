@@ -13,7 +13,7 @@ import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from codellama_lsp.server.status import STATUS_NOTIFICATION, State
+from codellama_lsp.server.status import State
 from tests.server.conftest import (
     CAPABILITIES,
     FAULTY_SERVER,
@@ -22,22 +22,12 @@ from tests.server.conftest import (
     pos,
     settings,
     wait_until,
+    watch_status,
 )
 
 SOURCE = "def add(a, b):\n    \n"
 URI = "file:///ws/add.py"
 OTHER_URI = "file:///ws/other.py"
-
-
-def watch_status(client: LanguageClient) -> list[dict]:
-    """Every `codellama/didChangeStatus` the server sends, in order, as JSON."""
-    seen: list[dict] = []
-
-    @client.feature(STATUS_NOTIFICATION)
-    def on_status(params) -> None:
-        seen.append(params._asdict())  # pygls gives a custom notification's params as a namedtuple
-
-    return seen
 
 
 def inline(trigger=lsp.InlineCompletionTriggerKind.Invoked) -> lsp.InlineCompletionParams:

@@ -106,7 +106,27 @@ def test_an_answer_that_leaves_no_room_for_the_prompt_resets_both_values(group):
 
 def test_the_model_key_names_what_reloads_the_model():
     options, _ = parse_options({"model": "demo", "revision": "main", "device": "cpu", "kvCacheBytes": 1 << 20})
-    assert options.model_key() == ("demo", "main", "cpu", 1 << 20)
+    assert options.model_key() == ("in-process", "demo", "main", "cpu", 1 << 20)
+    shared, _ = parse_options({"model": "demo", "engine": "shared", "engineIdleMinutes": 0.5})
+    assert shared.model_key() == ("shared", "demo", None, "auto", 0, 0.5)
+    url = "http://gpu-box:8000/v1"
+    remote, _ = parse_options({"model": "demo", "engine": url, "device": "cpu", "kvCacheBytes": 1 << 20})
+    assert remote.model_key() == (url, "demo", None, "CODELLAMA_API_KEY")  # device and KV budget are the server's
+    assert [o.placement for o in (options, shared, remote)] == ["in-process", "shared", "url"]
+
+
+def test_engine_settings_are_checked():
+    options, errors = parse_options({"engine": "ftp://x", "engineIdleMinutes": 0, "apiKeyEnv": "MY KEY"})
+    assert (options.engine, options.engine_idle_minutes, options.api_key_env) == (
+        "in-process",
+        10.0,
+        "CODELLAMA_API_KEY",
+    )
+    assert errors == [
+        "codellama.engine must be in-process, shared, or an http(s):// URL, got 'ftp://x'",
+        "codellama.engineIdleMinutes must be a number > 0, got 0",
+        "codellama.apiKeyEnv must be an environment variable name, got 'MY KEY'",
+    ]
 
 
 def test_sampling_carries_the_group_values():

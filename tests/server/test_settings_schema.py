@@ -49,7 +49,7 @@ CLIENT_ONLY = re.findall(r'"(\w+)"', re.search(r"CLIENT_ONLY_KEYS[^=]*= \[(.*?)\
 
 
 def test_the_settings_are_flattened_with_wire_names_and_group_defaults():
-    assert NAMES_ON_WIRE[:4] == ["model", "revision", "device", "contextTokens"]
+    assert NAMES_ON_WIRE[:4] == ["model", "revision", "device", "engine"]
     assert sorted(GROUPS) == ["actions", "inline"]
     by_name = {s.name: s for s in SETTINGS}
     assert (by_name["inline.topP"].default, by_name["actions.topP"].default) == (0.9, 0.95)

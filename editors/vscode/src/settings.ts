@@ -18,6 +18,9 @@ export interface ServerSettings {
   model?: string;
   revision: string | null;
   device?: string;
+  engine?: string;
+  engineIdleMinutes?: number;
+  apiKeyEnv?: string;
   contextTokens?: number;
   systemPrompt: string | null;
   enabledLanguages?: string[];
@@ -70,6 +73,12 @@ export function serverSettings(read: SettingReader): ServerSettings {
   if (model !== undefined) settings.model = model;
   const device = text(read("device"));
   if (device !== undefined) settings.device = device;
+  const engine = text(read("engine"));
+  if (engine !== undefined) settings.engine = engine;
+  const engineIdleMinutes = number(read("engineIdleMinutes"));
+  if (engineIdleMinutes !== undefined) settings.engineIdleMinutes = engineIdleMinutes;
+  const apiKeyEnv = text(read("apiKeyEnv"));
+  if (apiKeyEnv !== undefined) settings.apiKeyEnv = apiKeyEnv;
   const contextTokens = number(read("contextTokens"));
   if (contextTokens !== undefined) settings.contextTokens = contextTokens;
   const languages = read("enabledLanguages");

@@ -25,7 +25,13 @@ export interface ServerStatus {
   percentage: number | null;
   /** Code actions being generated. */
   busy: number;
+  /** The `engine` setting: `IN_PROCESS`, `SHARED`, or the URL of the server that answers. */
+  placement: string;
 }
+
+/** The placements that are not a URL. */
+export const IN_PROCESS = "in-process";
+export const SHARED = "shared";
 
 export type ProgressToken = number | string;
 
@@ -68,6 +74,14 @@ function modelName(status: ServerStatus): string {
   return `${status.model} (${status.revision})`;
 }
 
+/** Where the model is served, for tooltips: on the device when given, and the engine unless in-process. */
+function where(status: ServerStatus, device: string | null): string {
+  const on = device === null ? "" : ` on ${device}`;
+  if (status.placement === IN_PROCESS) return on;
+  if (status.placement === SHARED) return on === "" ? " in the shared engine" : `${on} (shared engine)`;
+  return ` at ${status.placement}`;
+}
+
 function generating(status: ServerStatus, cancellable: number): StatusView {
   const count = status.busy > 1 ? ` (${status.busy})` : "";
   const click = cancellable > 0 ? "cancel" : "showLog";
@@ -81,16 +95,15 @@ const VIEWS: Record<ServerState, (status: ServerStatus, cancellable: number) => 
   loading: (status) => {
     const percent = status.percentage === null ? "" : ` ${Math.round(status.percentage)}%`;
     const step = status.message === "" ? "" : `: ${status.message}`;
-    return { kind: "loading", text: `$(sync~spin) Code Llama: loading${percent}`, tooltip: `Loading ${modelName(status)}${step}`, click: "showLog" };
+    return { kind: "loading", text: `$(sync~spin) Code Llama: loading${percent}`, tooltip: `Loading ${modelName(status)}${where(status, null)}${step}`, click: "showLog" };
   },
   ready: (status, cancellable) => {
     if (status.busy > 0) return generating(status, cancellable);
-    const device = status.device === null ? "" : ` on ${status.device}`;
-    return { kind: "ready", text: "$(check) Code Llama", tooltip: `${modelName(status)} is ready${device}. Click to show the log.`, click: "showLog" };
+    return { kind: "ready", text: "$(check) Code Llama", tooltip: `${modelName(status)} is ready${where(status, status.device)}. Click to show the log.`, click: "showLog" };
   },
   error: (status) => {
     const reason = status.message === "" ? "" : `: ${status.message}`;
-    return { kind: "error", text: "$(error) Code Llama", tooltip: `${modelName(status)} could not be loaded${reason}. Click to show the log.`, click: "showLog" };
+    return { kind: "error", text: "$(error) Code Llama", tooltip: `${modelName(status)} could not be loaded${where(status, null)}${reason}. Click to show the log.`, click: "showLog" };
   },
 };
 
@@ -113,6 +126,7 @@ export function parseStatus(params: unknown): ServerStatus | undefined {
     message: text(p.message),
     percentage: count(p.percentage),
     busy: Math.max(0, count(p.busy) ?? 0),
+    placement: text(p.placement) || IN_PROCESS,
   };
 }
 

@@ -32,6 +32,12 @@ describe("serverSettings", () => {
     assert.deepEqual(settings, { revision: null, systemPrompt: null, actions: { topK: 50 } });
   });
 
+  it("sends the engine settings, trimmed", () => {
+    const settings = serverSettings(reader({ engine: " http://host:8000/v1 ", engineIdleMinutes: 2.5, apiKeyEnv: "VLLM_KEY" }));
+    assert.deepEqual(settings, { revision: null, systemPrompt: null, engine: "http://host:8000/v1", engineIdleMinutes: 2.5, apiKeyEnv: "VLLM_KEY" });
+    assert.deepEqual(serverSettings(reader({ engine: "", engineIdleMinutes: "10", apiKeyEnv: " " })), { revision: null, systemPrompt: null });
+  });
+
   it("sends a partial sampling group with only the keys that are set", () => {
     const settings = serverSettings(reader({ "inline.temperature": 0, "inline.maxNewTokens": 64 }));
     assert.deepEqual(settings.inline, { maxNewTokens: 64, temperature: 0 });

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { INITIAL_STATE, generatingTokens, parseStatus, reduce, view, type ServerStatus, type StatusEvent, type StatusState } from "../src/status";
+import { INITIAL_STATE, IN_PROCESS, SHARED, generatingTokens, parseStatus, reduce, view, type ServerStatus, type StatusEvent, type StatusState } from "../src/status";
 
 function run(events: StatusEvent[], from: StatusState = INITIAL_STATE): StatusState {
   return events.reduce(reduce, from);
 }
 
 // What the server sends (`codellama/didChangeStatus`), as server/status.py's ServerStatus.to_json().
-const BASE: ServerStatus = { state: "idle", model: "demo", revision: "main", device: null, message: "", percentage: null, busy: 0 };
+const BASE: ServerStatus = { state: "idle", model: "demo", revision: "main", device: null, message: "", percentage: null, busy: 0, placement: IN_PROCESS };
 const status = (changes: Partial<ServerStatus>): StatusEvent => ({ type: "status", status: { ...BASE, ...changes } });
 const loading = (percentage: number, message = ""): StatusEvent => status({ state: "loading", percentage, message });
 const READY = status({ state: "ready", device: "cuda:0" });
@@ -87,6 +87,24 @@ describe("status from the server's notification", () => {
     assert.equal(stopped.status, undefined);
   });
 
+  it("names the engine in the tooltip unless it runs in-process", () => {
+    const URL = "http://host:8000/v1";
+    const cases: [Partial<ServerStatus>, string][] = [
+      [{ state: "ready", device: "cuda:0", placement: SHARED }, "demo (main) is ready on cuda:0 (shared engine). Click to show the log."],
+      [{ state: "ready", placement: SHARED }, "demo (main) is ready in the shared engine. Click to show the log."],
+      [{ state: "ready", placement: URL }, `demo (main) is ready at ${URL}. Click to show the log.`],
+      [{ state: "loading", percentage: 5, message: "Loading layer 3/80", placement: SHARED }, "Loading demo (main) in the shared engine: Loading layer 3/80"],
+      [{ state: "loading", percentage: 0, placement: URL }, `Loading demo (main) at ${URL}`],
+      [{ state: "error", message: "connection refused", placement: URL }, `demo (main) could not be loaded at ${URL}: connection refused. Click to show the log.`],
+      [{ state: "error", message: "no GPU", placement: SHARED }, "demo (main) could not be loaded in the shared engine: no GPU. Click to show the log."],
+    ];
+    for (const [changes, tooltip] of cases) {
+      const shown = view(run([...STARTED, status(changes)]));
+      assert.equal(shown.tooltip, tooltip);
+      assert.equal(shown.text, view(run([...STARTED, status({ ...changes, placement: IN_PROCESS })])).text); // the text is the same
+    }
+  });
+
   it("never mutates the state it is given", () => {
     const before = run([...STARTED, READY, { type: "workBegan", token: "x" }]);
     reduce(before, { type: "workEnded", token: "x" });
@@ -97,7 +115,7 @@ describe("status from the server's notification", () => {
 
 describe("parseStatus", () => {
   it("reads the notification's params", () => {
-    const params = { state: "loading", model: "TheBloke/x", revision: "main", device: null, message: "Downloading", percentage: 7, busy: 0 };
+    const params = { state: "loading", model: "TheBloke/x", revision: "main", device: null, message: "Downloading", percentage: 7, busy: 0, placement: "http://host:8000/v1" };
     assert.deepEqual(parseStatus(params), params);
   });
 
@@ -106,6 +124,6 @@ describe("parseStatus", () => {
     assert.equal(parseStatus({ state: "toString" }), undefined);
     assert.equal(parseStatus(null), undefined);
     assert.equal(parseStatus("ready"), undefined);
-    assert.deepEqual(parseStatus({ state: "ready" }), { ...BASE, state: "ready", model: "", revision: "" });
+    assert.deepEqual(parseStatus({ state: "ready" }), { ...BASE, state: "ready", model: "", revision: "" }); // placement: in-process
   });
 });

@@ -106,12 +106,18 @@ local function figures(answer)
   local lines = {}
   local e = answer.engine
   if type(e) == "table" then
-    local reused = e.promptTokens > 0 and math.floor(100 * e.reusedTokens / e.promptTokens + 0.5) or 0
-    vim.list_extend(lines, {
-      ("engine: %d running, %d waiting"):format(e.running, e.waiting),
-      ("KV cache: %d of %d blocks in use, %d cached; prefix cache reused %d%% of prompt tokens"):format(
-        e.kvBlocksUsed, e.kvBlocks, e.kvBlocksCached, reused),
-    })
+    local _, connection = status.connection(e)
+    if connection then -- a shared or URL engine
+      table.insert(lines, connection)
+    end
+    if type(e.running) == "number" then -- the figures a URL engine may not have
+      table.insert(lines, ("engine: %d running, %d waiting"):format(e.running, e.waiting))
+    end
+    if type(e.kvBlocks) == "number" then
+      local reused = e.promptTokens > 0 and math.floor(100 * e.reusedTokens / e.promptTokens + 0.5) or 0
+      local kv = "KV cache: %d of %d blocks in use, %d cached; prefix cache reused %d%% of prompt tokens"
+      table.insert(lines, kv:format(e.kvBlocksUsed, e.kvBlocks, e.kvBlocksCached, reused))
+    end
   end
   local p = answer.process
   if type(p) == "table" then

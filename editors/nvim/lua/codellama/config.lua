@@ -5,7 +5,7 @@ local status = require("codellama.status")
 
 M.defaults = {
   cmd = { "codellama-lsp" },
-  --- The server's `codellama` settings (model, revision, device, contextTokens, inline, actions…).
+  --- The server's `codellama` settings (model, revision, device, engine, contextTokens, inline, actions…).
   settings = {},
   --- Filetypes to attach to; nil attaches to every filetype.
   filetypes = nil,

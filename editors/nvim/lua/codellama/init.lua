@@ -34,7 +34,8 @@ end
 
 --- A statusline component from the server's status notification: "" when no server runs, else
 --- "Code Llama: starting", "Code Llama: loading model 42%", "Code Llama: ready",
---- "Code Llama: generating" (with a count when more than one) or "Code Llama: error".
+--- "Code Llama: generating" (with a count when more than one) or "Code Llama: error", then the
+--- engine unless it is in-process: "Code Llama: ready (shared, cuda:0)".
 ---@return string
 function M.status()
   return require("codellama.status").line()

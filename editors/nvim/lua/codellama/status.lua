@@ -15,6 +15,7 @@ local NAME = "codellama"
 ---@field message string the load step while loading, the reason on error
 ---@field percentage integer|vim.NIL the load's progress, while loading
 ---@field busy integer code actions being generated
+---@field placement string the `engine` setting: "in-process", "shared", or the URL of the server that answers
 
 --- The statusline text of each state the server sends.
 ---@type table<string, fun(status: codellama.Status): string>
@@ -40,12 +41,48 @@ local TEXT = {
 ---@type table<integer, codellama.Status>
 local by_client = {}
 
+--- Where the model runs, unless in the language server: " (shared, cuda:0)", " (shared)" or
+--- " (http://host:8000/v1)"; "" in-process (and from a server that does not say).
+---@param status codellama.Status
+---@return string
+function M.placement(status)
+  local placement = status.placement
+  if type(placement) ~= "string" or placement == "in-process" then
+    return ""
+  end
+  if placement == "shared" and type(status.device) == "string" then
+    return (" (shared, %s)"):format(status.device)
+  end
+  return (" (%s)"):format(placement)
+end
+
+--- A shared or URL engine's connection, from the `engine` figures of `codellama.status`: the
+--- health level ("ok", "error", or "info" before the first try) and a line; nil in-process.
+---@param engine table
+---@return string|nil level, string|nil line
+function M.connection(engine)
+  if type(engine.url) ~= "string" then
+    return nil, nil
+  end
+  local function field(value)
+    return type(value) == "string" and value or nil
+  end
+  if engine.reachable == true then
+    local served = field(engine.servedModel)
+    return "ok", ("engine at %s: reachable%s"):format(engine.url, served and (", serves " .. served) or "")
+  elseif engine.reachable == false then
+    local why = field(engine.lastError)
+    return "error", ("engine at %s: not reachable%s"):format(engine.url, why and (": " .. why) or "")
+  end
+  return "info", ("engine at %s: not tried yet"):format(engine.url)
+end
+
 --- The statusline text of one status; "Code Llama: starting" before the first one.
 ---@param status codellama.Status|nil
 ---@return string
 function M.text(status)
   local text = status and TEXT[status.state]
-  return text and text(status) or "Code Llama: starting"
+  return text and text(status) .. M.placement(status) or "Code Llama: starting"
 end
 
 --- Handles the notification (the client config's `handlers`): keeps the status, redraws the
