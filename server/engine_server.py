@@ -12,7 +12,7 @@ import logging
 import signal
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import uvicorn
@@ -40,7 +40,7 @@ class ServeConfig:
     api_key_env: str | None = None
     served_model_name: str | None = None
     kv_cache_bytes: int = 0
-    max_queue: int = ServingConfig.max_waiting
+    max_queue: int | None = None  # None: the engine's default
     idle_minutes: float | None = None  # None: never exit for idleness
 
     @property
@@ -49,7 +49,8 @@ class ServeConfig:
 
 
 class StopSignals:
-    """SIGINT/SIGTERM outside uvicorn's own handling (before it starts, and the re-raise it does at its end)."""
+    """SIGINT/SIGTERM outside uvicorn's own handling: before it starts (noted, then it stops at once) and the
+    re-raise it does at its end (ignored, so the model is still closed and the socket removed)."""
 
     def __init__(self) -> None:
         self.received = False
@@ -65,7 +66,7 @@ def _busy(gate: Gate, state: EngineState) -> bool:
     return bool(gate.in_flight or state.attached or (model is not None and model.active_requests))
 
 
-async def watch(server: uvicorn.Server, gate: Gate, state: EngineState, idle: float | None, signals: StopSignals):
+async def supervise(server: uvicorn.Server, gate: Gate, state: EngineState, idle: float | None, signals: StopSignals):
     """Ends the server when it has been idle for `idle` seconds; ends status streams when it stops."""
     tick = 0.5 if idle is None else min(0.5, idle / 4)
     quiet_since = time.monotonic()
@@ -84,7 +85,9 @@ async def watch(server: uvicorn.Server, gate: Gate, state: EngineState, idle: fl
 
 
 async def _serve(config: ServeConfig, api_key: str | None, sock: socket.socket, signals: StopSignals) -> None:
-    serving = ServingConfig(kv_cache_bytes=config.kv_cache_bytes, max_waiting=config.max_queue)
+    serving = ServingConfig(kv_cache_bytes=config.kv_cache_bytes)
+    if config.max_queue is not None:
+        serving = replace(serving, max_waiting=config.max_queue)
     state = EngineState(config.model, config.revision, config.device, serving, loader=load_model)
     metrics = Metrics(lambda: state.model, lambda: state.attached)
     gate = Gate(build_app(state, config.served_model_name or config.model, metrics), api_key, metrics)
@@ -99,12 +102,12 @@ async def _serve(config: ServeConfig, api_key: str | None, sock: socket.socket, 
     )
     state.start()
     idle = None if config.idle_minutes is None else config.idle_minutes * 60
-    watcher = asyncio.create_task(watch(server, gate, state, idle, signals))
+    supervisor = asyncio.create_task(supervise(server, gate, state, idle, signals))
     log.info("serving %s on %s", config.model, config.where)
     try:
         await server.serve(sockets=[sock])
     finally:
-        watcher.cancel()
+        supervisor.cancel()
         await state.close()
         log.info("stopped")
 

@@ -6,6 +6,7 @@ import re
 
 from lsprotocol import types as lsp
 
+from .action_items import code_action_item
 from .action_request import ActionRequest, diagnostics_from_lsp
 from .actions import ACTIONS, ADVERTISED_KINDS, offered_actions
 from .server import CodellamaServer
@@ -81,7 +82,12 @@ def register(server: CodellamaServer) -> CodellamaServer:
         for action in offered_actions(bool(diagnostics), params.context.only):
             request = ActionRequest(uri, action, params.range, diagnostics if action == "fix" else [])
             actions.append(
-                ls.code_action_item(request, ACTIONS[action], params.context.diagnostics if action == "fix" else None)
+                code_action_item(
+                    ls.client_capabilities,
+                    request,
+                    ACTIONS[action],
+                    params.context.diagnostics if action == "fix" else None,
+                )
             )
         return actions
 

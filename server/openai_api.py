@@ -56,7 +56,8 @@ class EventStream(StreamingResponse):
 def failure(e: BaseException) -> tuple[int, dict, dict[str, str]]:
     """(HTTP status, OpenAI error body, headers) for an exception raised while answering."""
     if isinstance(e, RequestError):
-        return e.status, error_body(e.message, e.param, code=e.code), {}
+        kind = "server_error" if e.status >= 500 else "invalid_request_error"
+        return e.status, error_body(e.message, e.param, kind, e.code), {}
     if isinstance(e, EngineBusyError):
         return 429, error_body(str(e), kind="rate_limit_error"), {"Retry-After": "1"}
     if isinstance(e, torch.OutOfMemoryError):

@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from weakref import WeakKeyDictionary
@@ -50,6 +51,20 @@ def _detail(response: httpx.Response) -> str:
     return str(body)[:300]
 
 
+def absorbed_spaces(tokenizer) -> list[re.Pattern]:
+    """Patterns for the spaces that special tokens with lstrip/rstrip (CodeLlama-70B's `<step>`) take in.
+
+    The tokenizer drops them; a server's tokenizer that knows no such flag (llama.cpp's) would
+    tokenize them, so the text sent leaves them out and gets the same ids.
+    """
+    patterns = []
+    for token in getattr(tokenizer, "added_tokens_decoder", {}).values():
+        if getattr(token, "special", False) and (token.lstrip or token.rstrip):
+            left, right = (r"\s*" if token.lstrip else ""), (r"\s*" if token.rstrip else "")
+            patterns.append(re.compile(f"{left}({re.escape(token.content)}){right}"))
+    return patterns
+
+
 class RemoteEngine:
     """The engine interface (encode_chat, stream, stats, close) over HTTP to `{base_url}/completions`."""
 
@@ -76,6 +91,7 @@ class RemoteEngine:
         self.requests = 0
         self.closed = False
         self._texts: OrderedDict[tuple[int, ...], str] = OrderedDict()  # rendered prompts by their ids
+        self._absorbed_spaces = absorbed_spaces(tokenizer)
 
     @property
     def device(self) -> str | None:
@@ -97,7 +113,10 @@ class RemoteEngine:
         if text is None:
             text = self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
         bos = self.tokenizer.bos_token
-        return text[len(bos) :] if bos and text.startswith(bos) else text
+        text = text[len(bos) :] if bos and text.startswith(bos) else text
+        for pattern in self._absorbed_spaces:
+            text = pattern.sub(lambda m: m.group(1), text)
+        return text
 
     # --- HTTP ------------------------------------------------------------------------------
     def _headers(self) -> dict[str, str]:
@@ -189,10 +208,17 @@ class RemoteEngine:
         return body
 
     def _adapt(self, response: httpx.Response, body: dict) -> bool:
-        """After a 400/422, drop what the server does not take (priority, then token ids); True to retry."""
+        """After a 400/422, drop what the server does not take (priority, then token ids); True to retry.
+
+        llama-cpp-python answers a token-id prompt with a 500 that names `prompt`: that counts too.
+        """
+        detail = _detail(response).lower()
+        if response.status_code == 500 and isinstance(body["prompt"], list) and "prompt" in detail:
+            log.info("%s refuses token-id prompts (%s); sending text", self.where, detail[:200])
+            self.sends_ids = False
+            return True
         if response.status_code not in (400, 422):
             return False
-        detail = _detail(response).lower()
         if "priority" in body and ("priority" in detail or not (isinstance(body["prompt"], list))):
             log.info("%s refuses `priority` (%s); not sending it any more", self.where, detail)
             self.sends_priority = False

@@ -287,26 +287,6 @@ class CodellamaServer(LanguageServer):
             bar.end()
             self.board.update(busy=self.board.current.busy - 1)
 
-    def supports_resolve(self) -> bool:
-        text = self.client_capabilities.text_document
-        support = text and text.code_action and text.code_action.resolve_support
-        return bool(support and "edit" in support.properties)
-
-    def code_action_item(
-        self, request: ActionRequest, spec, diagnostics: list[lsp.Diagnostic] | None
-    ) -> lsp.CodeAction | lsp.Command:
-        """An action to resolve later; for editors that cannot resolve, one that runs a command;
-        for editors without code action literals, the bare command."""
-        data = request.to_data()
-        text = self.client_capabilities.text_document
-        literals = bool(text and text.code_action and text.code_action.code_action_literal_support)
-        if literals and self.supports_resolve():
-            return lsp.CodeAction(title=spec.title, kind=spec.kind, diagnostics=diagnostics, data=data)
-        command = lsp.Command(title=spec.title, command="codellama.runAction", arguments=[data])
-        if not literals:
-            return command
-        return lsp.CodeAction(title=spec.title, kind=spec.kind, diagnostics=diagnostics, command=command)
-
     async def apply_action(self, request: ActionRequest) -> dict:
         """Run an action and ask the editor to apply its edit (workspace/applyEdit)."""
         result = await self.perform_action(request)

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, float | None], None]
 MAX_SOCKET_PATH = 107  # bytes in sockaddr_un.sun_path, less its NUL
+MAX_RESTARTS = 3  # an engine that stops again before it is ready, more often than this, is given up
 START_TIMEOUT = 120.0  # seconds for a new engine to listen (imports torch; the model loads after)
 HEARTBEAT_TIMEOUT = httpx.Timeout(connect=5.0, read=15.0, write=5.0, pool=5.0)  # the engine beats every ≤ 2 s
 
@@ -157,12 +158,18 @@ class Attachment:
         self._thread.start()
 
     def _run(self) -> None:
+        restarts = 0  # since the engine was last ready
         while not self.closed:
             try:
                 self._listen()
             except (httpx.HTTPError, OSError, ValueError) as e:
                 log.warning("lost the shared engine at %s: %s", self.path, e)
             if self.closed:
+                return
+            restarts = 0 if (self.status or {}).get("state") == "ready" else restarts + 1
+            if restarts > MAX_RESTARTS:
+                log_file = self.path.with_suffix(".log")
+                self._update({"state": "error", "message": f"the shared engine keeps stopping; see {log_file}"})
                 return
             self._update({"state": "error", "message": "the shared engine went away; starting it again"}, lost=True)
             time.sleep(1.0)

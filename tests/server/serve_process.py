@@ -34,8 +34,9 @@ class ServeProcess:
         sock: Path | None = None,
         env: dict | None = None,
         command: list[str] = SERVE,
+        port: int | None = None,
     ):
-        self.sock, self.log, self.port = sock, log, None if sock else free_port()
+        self.sock, self.log, self.port = sock, log, None if sock else port or free_port()
         where = ["--socket", str(sock)] if sock else ["--port", str(self.port)]
         self.args = [*command, "--model", str(model), "--device", "cpu", *where, *extra, "--log-file", str(log)]
         self.env = {**os.environ, **(env or {})}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -49,12 +50,20 @@ STARTUP_SECONDS = 120.0
 DISCONNECTED = "Disconnected from client"
 ENDLESS_CONTEXT = 16384  # room for a long generation, so it is still running when cancelled
 ENDLESS_TOKENS = 8192  # the most `maxNewTokens` allows
+TOKENIZER = load_tokenizer(tokenizer_files())
+STEP = TOKENIZER.convert_tokens_to_ids("<step>")
+SPACE = TOKENIZER.convert_tokens_to_ids("\u2581")
 
 
 @dataclass
 class LlamaCppServer:
-    url: str  # ends in /v1
+    base: str  # http://127.0.0.1:PORT
     log: Path  # its stdout and stderr
+
+    @property
+    def url(self) -> str:
+        """The OpenAI-compatible API, as the `engine` setting names it."""
+        return f"{self.base}/v1"
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -77,7 +86,7 @@ def serve(gguf: Path, n_ctx: int) -> Iterator[LlamaCppServer]:
     env = os.environ | {"PYTHONUNBUFFERED": "1"}  # its "Disconnected" lines reach the log at once
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-    server = LlamaCppServer(f"http://127.0.0.1:{port}/v1", log)
+    server = LlamaCppServer(f"http://127.0.0.1:{port}", log)
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
         while True:
@@ -117,23 +126,43 @@ def endless_gguf(tmp_path_factory) -> Iterator[LlamaCppServer]:
 
 def chat_prompt_text() -> str:
     """A chat prompt as the template renders it, without the BOS that the server adds itself."""
-    tokenizer = load_tokenizer(tokenizer_files())
     messages = [{"role": "user", "content": "Complete the function.\n\ndef add(a, b):\n    "}]
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    return text.removeprefix(tokenizer.bos_token)
+    text = TOKENIZER.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return text.removeprefix(TOKENIZER.bos_token)
+
+
+def llama_cpp_ids(server: LlamaCppServer, text: str) -> list[int]:
+    """llama.cpp's ids for a text prompt, as its completions see it (BOS added, special tokens parsed)."""
+    response = httpx.post(f"{server.base}/extras/tokenize", json={"input": text}, timeout=60)
+    response.raise_for_status()
+    return response.json()["tokens"]
+
+
+def test_llama_cpp_ids_of_the_prompt_differ_only_around_step(known_gguf: LlamaCppServer):
+    text = chat_prompt_text()
+    expected = TOKENIZER.encode(TOKENIZER.bos_token + text, add_special_tokens=False)
+    step = expected.index(STEP)
+    # `<step>` takes in the spaces around it in transformers (lstrip/rstrip); GGUF cannot say so,
+    # and llama.cpp keeps each as a "▁". The prompt's end, all the known-answer model reads, is the same.
+    assert llama_cpp_ids(known_gguf, text) == [*expected[:step], SPACE, STEP, SPACE, *expected[step + 1 :]]
+    # Without those spaces in the text, the ids are identical.
+    assert llama_cpp_ids(known_gguf, re.sub(r"\s*<step>\s*", "<step>", text)) == expected
 
 
 def test_streamed_completion_of_a_text_prompt_is_the_known_answer(known_gguf: LlamaCppServer):
     body = {"prompt": chat_prompt_text(), "max_tokens": 32, "temperature": 0, "stream": True}
-    text = ""
+    text, finish = "", None
     with httpx.stream("POST", f"{known_gguf.url}/completions", json=body, timeout=60) as response:
         assert response.status_code == 200
         for line in response.iter_lines():
             data = line.removeprefix("data:").strip()
             if not line.startswith("data:") or data == "[DONE]":
                 continue
-            text += json.loads(data)["choices"][0]["text"]
+            choice = json.loads(data)["choices"][0]
+            text += choice["text"]
+            finish = choice["finish_reason"] or finish
     assert text == " " + KNOWN_ANSWER  # "▁return": its space follows the prompt's last "▁"
+    assert finish == "stop"  # it ended with EOS, not at max_tokens
 
 
 def inline_params() -> lsp.InlineCompletionParams:
@@ -185,8 +214,10 @@ async def test_cancelling_the_request_stops_the_generation_in_llama_cpp(
     request = asyncio.ensure_future(
         client.protocol.send_request_async(lsp.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(), msg_id="long-ghost")
     )
-    await wait_until(lambda: streaming_completions(endless_gguf) > before, what="llama.cpp to stream the answer")
-    assert not request.done()  # still generating: the endless answer runs to ENDLESS_TOKENS
+    await wait_until(
+        lambda: streaming_completions(endless_gguf) > before or request.done(), what="llama.cpp to stream the answer"
+    )
+    assert not request.done(), "the request ended before it was cancelled"  # the endless answer runs long
     client.protocol.notify(lsp.CANCEL_REQUEST, lsp.CancelParams(id="long-ghost"))
     with pytest.raises(Exception) as info:
         await request

@@ -12,7 +12,8 @@ from lsprotocol import types as lsp
 from codellama_lsp.engine import SamplingParams
 from codellama_lsp.server.remote_engine import INLINE_PRIORITY, RemoteEngine
 from tests.server.conftest import KNOWN_ANSWER, open_document, pos, rng, wait_until
-from tests.server.engine_servers import free_port, lsp_client, metric, serve
+from tests.server.engine_servers import lsp_client, serve, served_metric
+from tests.server.serve_process import free_port
 from tests.server.test_lsp_features import SOURCE, list_and_resolve, only_edit
 
 URI = "file:///ws/calc.py"
@@ -58,7 +59,7 @@ async def test_the_same_ghost_text_and_edits_as_in_process(known_model, known_ur
         engine = status["engine"]
         assert (engine["url"], engine["reachable"], engine["servedModel"]) == (known_url, True, str(known_model))
         assert engine["promptAs"] == "ids" and engine["sendsPriority"]  # `serve` takes both
-        assert metric(known_url, "codellama_prompt_tokens_total") > 0
+        assert served_metric(known_url, "codellama_prompt_tokens_total") > 0
     finally:
         await asyncio.gather(local.shutdown_session(), remote.shutdown_session())
 
@@ -78,12 +79,16 @@ async def test_cancelling_a_code_action_frees_the_remote_kv(endless_model, endle
         resolving = asyncio.ensure_future(
             client.protocol.send_request_async(lsp.CODE_ACTION_RESOLVE, action, msg_id="resolve")
         )
-        await wait_until(lambda: metric(endless_url, "codellama_kv_blocks_in_use") > 0, what="the remote generation")
+        await wait_until(
+            lambda: served_metric(endless_url, "codellama_kv_blocks_in_use") > 0, what="the remote generation"
+        )
         client.protocol.notify(lsp.CANCEL_REQUEST, lsp.CancelParams(id="resolve"))
         with pytest.raises(Exception, match="cancel"):
             await resolving
-        await wait_until(lambda: metric(endless_url, "codellama_kv_blocks_in_use") == 0, what="the KV to be freed")
-        assert metric(endless_url, "codellama_requests_running") == 0
+        await wait_until(
+            lambda: served_metric(endless_url, "codellama_kv_blocks_in_use") == 0, what="the KV to be freed"
+        )
+        assert served_metric(endless_url, "codellama_requests_running") == 0
     finally:
         await client.shutdown_session()
 
@@ -160,16 +165,18 @@ async def test_priority_then_token_ids_are_dropped_once_the_server_refuses_them(
     from codellama_lsp.engine.demo import tokenizer_files
     from codellama_lsp.engine.tokenizer import load_tokenizer
 
-    app = PickyServer()
-    engine = RemoteEngine("http://picky/v1", "m", load_tokenizer(tokenizer_files()))
+    app, tokenizer = PickyServer(), load_tokenizer(tokenizer_files())
+    engine = RemoteEngine("http://picky/v1", "m", tokenizer)
     engine._client = lambda: httpx.AsyncClient(transport=httpx.ASGITransport(app=app))
-    ids = engine.encode_chat([{"role": "user", "content": "add"}])
+    ids = engine.encode_chat([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "add(a, b):\n "}])
     params = SamplingParams(max_new_tokens=8)
     assert "".join([d async for d in engine.stream(ids, params, "inline")]) == "return x"
     first, second, third = app.bodies
     assert (first["priority"], first["prompt"]) == (INLINE_PRIORITY, ids)
     assert "priority" not in second and second["prompt"] == ids
-    assert third["prompt"].startswith("Source: user") and "<s>" not in third["prompt"]  # the server adds BOS
+    assert third["prompt"].startswith("Source: system") and "<s>" not in third["prompt"]  # the server adds BOS
+    assert tokenizer.encode(third["prompt"]) == ids  # the same prompt, whoever tokenizes it
+    assert " <step>" not in third["prompt"]  # the spaces `<step>` takes in are left out, for llama.cpp
     assert "".join([d async for d in engine.stream(ids, params, "inline")]) == "return x"
     assert len(app.bodies) == 4  # settled: text, no priority
     assert engine.stats()["promptAs"] == "text" and not engine.stats()["sendsPriority"]

@@ -102,6 +102,16 @@ def test_a_short_max_tokens_ends_with_length(known, prompt):
     assert ANSWER.startswith(body["choices"][0]["text"]) and body["choices"][0]["text"]
 
 
+def test_an_answer_that_would_overflow_the_context_window_is_cut_short(known, prompt):
+    with known.client() as client:
+        window = client.get("/v1/models").json()["data"][0]["max_model_len"]
+        filler = [1] + [29889] * (window - 3 - len(prompt["ids"]))  # the answer needs only the prompt's end
+        ids = filler + prompt["ids"][1:]
+        body = client.post("/v1/completions", json={"prompt": ids, "max_tokens": 10, **GREEDY}).json()
+    assert body["usage"] == {"prompt_tokens": window - 3, "completion_tokens": 3, "total_tokens": window}
+    assert body["choices"][0]["finish_reason"] == "length" and ANSWER.startswith(body["choices"][0]["text"])
+
+
 def test_the_official_openai_client_works_unchanged(known, prompt):
     client = openai.OpenAI(base_url=known.url + "/v1", api_key="unused", max_retries=0)
     assert [m.id for m in client.models.list()] == [NAME]

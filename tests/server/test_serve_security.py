@@ -8,6 +8,7 @@ import os
 import socket
 import stat
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -66,23 +67,22 @@ def stale_socket(path) -> None:
         s.bind(str(path))
 
 
-def test_a_unix_socket_is_private_and_replaces_a_stale_one(known_model, tmp_path_factory):
-    base = tmp_path_factory.mktemp("sock")
-    stale_socket(base / "stale.sock")  # a stale socket in a private folder: replaced
-    for path in (base / "run" / "engine.sock", base / "stale.sock"):
-        server = ServeProcess(known_model, base / "serve.log", sock=path).start()
-        try:
-            server.wait_ready()
-            assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-            with server.client() as client:
-                answer = client.post("/v1/chat/completions", json=CHAT).json()
-            assert answer["choices"][0]["message"]["content"].strip() == KNOWN_ANSWER
-            code, message = refused("--socket", str(path))  # a live one is kept
-            assert code == 2 and f"an engine already listens on {path}" in message
-        finally:
-            server.process.terminate()
-        assert server.wait_exit()[0] == 0
-        assert not path.exists()  # removed at exit
+def test_a_unix_socket_is_private_and_replaces_a_stale_one(known_model, tmp_path):
+    path = tmp_path / "engine.sock"
+    stale_socket(path)
+    server = ServeProcess(known_model, tmp_path / "serve.log", sock=path).start()
+    try:
+        server.wait_ready()
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        with server.client() as client:  # httpx over the socket: HTTPTransport(uds=path)
+            answer = client.post("/v1/chat/completions", json=CHAT).json()
+        assert answer["choices"][0]["message"]["content"].strip() == KNOWN_ANSWER
+        code, message = refused("--socket", str(path))  # a live one is kept
+        assert code == 2 and f"an engine already listens on {path}" in message
+    finally:
+        server.process.terminate()
+    assert server.wait_exit()[0] == 0
+    assert not path.exists()  # removed at exit
 
 
 def test_a_socket_folder_open_to_others_is_refused(tmp_path):
@@ -90,6 +90,11 @@ def test_a_socket_folder_open_to_others_is_refused(tmp_path):
     os.chmod(tmp_path / "open", 0o755)
     code, message = refused("--socket", str(tmp_path / "open" / "engine.sock"))
     assert code == 2 and "chmod 700" in message
+
+
+def ask(server: ServeProcess) -> dict:
+    with server.client() as client:
+        return client.post("/v1/chat/completions", json=CHAT).json()
 
 
 def test_attach_streams_the_status_and_the_idle_exit_follows(known_model, tmp_path):
@@ -101,7 +106,11 @@ def test_attach_streams_the_status_and_the_idle_exit_follows(known_model, tmp_pa
     try:
         server.wait_listening()
         seen: list[dict] = []
-        with server.client() as client, client.stream("GET", "/codellama/attach") as response:
+        with (
+            ThreadPoolExecutor(1) as pool,
+            server.client() as client,
+            client.stream("GET", "/codellama/attach") as response,
+        ):
             assert response.headers["content-type"].startswith("text/event-stream")
             for line in response.iter_lines():
                 if not line.startswith("data: "):
@@ -109,10 +118,12 @@ def test_attach_streams_the_status_and_the_idle_exit_follows(known_model, tmp_pa
                 seen.append(status := json.loads(line[len("data: ") :]))
                 if status["message"] == "Waiting for the gate" and not gate.exists():
                     assert metric(client, "codellama_attached_clients") == 1
+                    early = pool.submit(ask, server)  # waits for the load
                     gate.touch()  # the load goes on
                 if len(seen) > 1 and seen[-1]["state"] == seen[-2]["state"] == "ready":
                     break  # a heartbeat after the change
             states = [s["state"] for s in seen]
+            answer = early.result()
         with server.client() as client:
             wait_for_metric(client, "codellama_attached_clients", lambda v: v == 0)
     except BaseException:
@@ -122,6 +133,8 @@ def test_attach_streams_the_status_and_the_idle_exit_follows(known_model, tmp_pa
     assert {"state": "loading", "message": "Waiting for the gate", "percentage": 0, "engine": None}.items() <= next(
         s for s in seen if s["message"] == "Waiting for the gate"
     ).items()
+    assert answer["choices"][0]["message"]["content"].strip() == KNOWN_ANSWER  # asked while loading
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700  # the folder the server made
     first, last = seen[0], seen[-1]
     assert first["pid"] == server.process.pid and first["model"] == str(known_model)
     assert (last["state"], last["device"]) == ("ready", "cpu") and last["engine"]["kvBlocks"] > 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import socket
 import tempfile
 import time
@@ -102,6 +103,28 @@ async def test_two_windows_started_together_share_one_engine_which_exits_when_id
         await asyncio.gather(first.shutdown_session(), second.shutdown_session())
     await wait_gone(engine)  # nobody attached: it exits once idle
     assert not list(run_dir.glob("codellama-lsp/*.sock"))
+
+
+async def test_a_killed_engine_is_started_again(known_model, run_dir):
+    client = await lsp_client(
+        known_model, env={"XDG_RUNTIME_DIR": str(run_dir)}, engine="shared", engineIdleMinutes=IDLE_MINUTES
+    )
+    try:
+        assert await ghost_text(client) == [KNOWN_ANSWER]
+        killed = (await status(client))["engine"]["pid"]
+        os.kill(killed, signal.SIGKILL)
+        await wait_gone(killed)
+        deadline = time.monotonic() + 90
+        while (await status(client))["engine"].get("pid") in (killed, None) or await ghost_text(client) != [
+            KNOWN_ANSWER
+        ]:
+            assert time.monotonic() < deadline, "the engine was not started again"
+            await asyncio.sleep(0.5)
+        (engine,) = engine_processes(run_dir)
+        assert engine != killed
+    finally:
+        await client.shutdown_session()
+    await wait_gone(engine)
 
 
 async def test_a_stale_socket_is_replaced(known_model, run_dir):
