@@ -81,6 +81,7 @@ async def test_requests_made_during_the_load_wait_for_it_and_get_their_answer(sl
         "message": "",
         "percentage": None,
         "busy": 0,
+        "placement": "in-process",
     }
 
 
