@@ -93,8 +93,10 @@ class ModelHost:
             except Exception as e:  # every load failure is reported the same way: once, with the reason
                 log.exception("loading %s failed", options.model)
                 error = str(e) if isinstance(e, EngineError) else f"{type(e).__name__}: {e}"
-            self.model, self.error = model, error
+            replaced, self.model, self.error = self.model, model, error
             done(model, error)
+            if replaced is not None:  # its memory (or its shared engine's attachment) goes now
+                await asyncio.to_thread(replaced.close)
 
         self._load = (abandoned, finished)
         self._task = asyncio.create_task(settle())

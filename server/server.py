@@ -15,7 +15,7 @@ from pygls.exceptions import (
 )
 from pygls.lsp.server import LanguageServer
 
-from codellama_lsp.engine import EngineBusyError, load_model
+from codellama_lsp.engine import EngineBusyError, EngineClosedError, load_model
 
 from .action_request import ActionRequest
 from .actions import ACTIONS, ActionFailed, ActionResult, run_action
@@ -189,6 +189,8 @@ class CodellamaServer(LanguageServer):
         if isinstance(error, (ActionFailed, ContextTooLarge, UnusableDocument)):
             self.show(str(error), lsp.MessageType.Info)
             return RequestFailed(str(error))
+        if isinstance(error, EngineClosedError):
+            return RequestFailed("The model was replaced (the settings changed) while this ran; run it again.")
         if isinstance(error, EngineBusyError):
             self.show(str(error), lsp.MessageType.Warning)
             return RequestFailed(str(error))
@@ -250,7 +252,7 @@ class CodellamaServer(LanguageServer):
             self.shown.discard("oom")
             self.engine_back()
             return completion.text
-        except (UnusableDocument, EngineBusyError) as e:
+        except (UnusableDocument, EngineBusyError, EngineClosedError) as e:
             log.info("no completion: %s", e)
             return ""
         except RemoteEngineError as e:
