@@ -79,11 +79,16 @@ def require(tokenizer, what: str):
     return tokenizer
 
 
-def encode_chat(tokenizer, messages: Messages) -> list[int]:
-    """Token ids of the chat, ending with the assistant's turn, exactly as the template renders it."""
-    text = require(tokenizer, "encode_chat").apply_chat_template(
+def render_chat(tokenizer, messages: Messages) -> str:
+    """The chat as the template renders it, ending with the assistant's turn (BOS included as text)."""
+    return require(tokenizer, "encode_chat").apply_chat_template(
         list(messages), tokenize=False, add_generation_prompt=True
     )
+
+
+def encode_chat(tokenizer, messages: Messages) -> list[int]:
+    """Token ids of the chat, ending with the assistant's turn, exactly as the template renders it."""
+    text = render_chat(tokenizer, messages)  # refuses a missing tokenizer
     return tokenizer.encode(text, add_special_tokens=False)
 
 

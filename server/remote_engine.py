@@ -21,7 +21,7 @@ from weakref import WeakKeyDictionary
 import httpx
 
 from codellama_lsp.engine import EngineBusyError, SamplingParams
-from codellama_lsp.engine.tokenizer import Messages, encode_chat
+from codellama_lsp.engine.tokenizer import Messages, render_chat
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +100,9 @@ class RemoteEngine:
 
     # --- the prompt --------------------------------------------------------------------------
     def encode_chat(self, messages: Messages) -> list[int]:
-        text = self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
-        ids = encode_chat(self.tokenizer, messages)
+        """The prompt's ids, as the in-process engine makes them; the text they came from is kept for sending."""
+        text = render_chat(self.tokenizer, messages)
+        ids = self.tokenizer.encode(text, add_special_tokens=False)
         self._texts[tuple(ids)] = text
         self._texts.move_to_end(tuple(ids))
         if len(self._texts) > 32:
