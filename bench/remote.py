@@ -27,7 +27,7 @@ import httpx
 import torch
 from safetensors.torch import load_file, save_file
 
-from codellama_lsp.bench.serving import SPEC, cpu_name, random_prompt, write_model
+from codellama_lsp.bench.serving import SPEC, cpu_name, random_prompt, write_random_model
 from codellama_lsp.engine import SamplingParams, ServingConfig, load_model
 
 KV_CACHE_BYTES = 256 << 20  # the same budget on every side
@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     started, load = time.perf_counter(), os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        write_model(folder)
+        write_random_model(folder)
         with load_model(folder) as probe:
             eos = set(probe.eos_token_ids)
         never_ending(folder, eos)

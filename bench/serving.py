@@ -1,8 +1,10 @@
 """Serving benchmark: the engine against its baselines, measured side by side in one run.
 
-A random Llama checkpoint (hidden 512, 8 layers, CodeLlama's 32,016-token vocabulary and
-tokenizer, float32, unquantized) is written to a temporary folder and loaded twice: by the
-engine and by transformers. Prints one table: raw figures beside their ratios.
+Two models, each written to a temporary folder and loaded twice (by the engine and by
+transformers), float32, unquantized: a random Llama (hidden 512, 8 layers, CodeLlama's
+32,016-token vocabulary and tokenizer), and the demo's trained SmolLM2-135M-Instruct
+(hidden 576, 30 thin layers, where per-token overhead shows). Prints one table: raw
+figures beside their ratios, a column per model.
 
     python bench/serving.py            (or: codellama-lsp bench serving)
 """
@@ -31,15 +33,29 @@ SPEC = SyntheticSpec(
 )
 
 
-def random_prompt(n: int, seed: int) -> list[int]:
-    return [1] + torch.randint(3, 32000, (n - 1,), generator=torch.Generator().manual_seed(seed)).tolist()
+def random_prompt(n: int, seed: int, vocab: int = 32000) -> list[int]:
+    return [1] + torch.randint(3, vocab, (n - 1,), generator=torch.Generator().manual_seed(seed)).tolist()
 
 
-def write_model(folder: Path) -> None:
+def write_random_model(folder: Path) -> None:
     write_checkpoint(folder, SPEC, None, seed=0, dtype=torch.float32)
     for f in tokenizer_files().iterdir():
         if f.suffix == ".json":
             shutil.copyfile(f, folder / f.name)
+
+
+def write_real_model(folder: Path) -> None:
+    """SmolLM2-135M-Instruct unquantized (the demo's weights, before its 8-bit packing)."""
+    from codellama_lsp.engine.demo import demo_gguf
+    from codellama_lsp.engine.gguf_import import write_llama_checkpoint
+
+    write_llama_checkpoint(demo_gguf(), folder, bits=None)
+
+
+MODELS = {  # column -> (writer, vocabulary size for random prompts)
+    "random, 8 layers": (write_random_model, 32000),
+    "SmolLM2-135M, 30 layers": (write_real_model, 49152),
+}
 
 
 def engine_decode_rate(model, prompt: list[int], n: int) -> float:
@@ -133,29 +149,39 @@ async def inline_beside_action(model, action: list[int], inline: list[int]) -> f
     return seconds
 
 
-def table(rows: list[tuple[str, str, str, float, str]]) -> str:
-    lines = ["| measure | engine | baseline | ratio | target |", "|---|---|---|---|---|"]
-    lines += [f"| {m} | {e} | {b} | {r:.1f}× | {t} |" for m, e, b, r, t in rows]
+Row = tuple[str, str, str, float, str]  # measure, engine, baseline, ratio, target
+
+
+def table(columns: dict[str, list[Row]]) -> str:
+    """One row per measure; per model its engine figure, baseline figure and ratio."""
+    names = list(columns)
+    head = "| measure | target | " + " | ".join(f"{n}: engine | baseline | ratio" for n in names) + " |"
+    lines = [head, "|---|---|" + "---|---|---|" * len(names)]
+    for i, (measure_, *_, target) in enumerate(columns[names[0]]):
+        cells = " | ".join(f"{e} | {b} | {r:.1f}×" for _, e, b, r, _ in (columns[n][i] for n in names))
+        lines.append(f"| {measure_} | {target} | {cells} |")
     return "\n".join(lines)
 
 
-async def measure(folder: Path, decode_tokens: int) -> list[tuple[str, str, str, float, str]]:
+async def measure(folder: Path, decode_tokens: int, vocab: int) -> list[Row]:
     model = load_model(folder, dtype="float32")
-    model.eos_token_ids.clear()  # random weights: always generate the full length
-    engine_rate = engine_decode_rate(model, random_prompt(64, 1), decode_tokens)
-    hf_rate = transformers_decode_rate(folder, random_prompt(64, 1), decode_tokens)
+    model.eos_token_ids.clear()  # always generate the full length
+    prompt = lambda n, seed: random_prompt(n, seed, vocab)  # noqa: E731
+    engine_rate = engine_decode_rate(model, prompt(64, 1), decode_tokens)
+    hf_rate = transformers_decode_rate(folder, prompt(64, 1), decode_tokens)
     floor = weight_floor_rate(model)
 
-    await first_token_time(model, random_prompt(2000, 2))  # the prefix, now cached
-    cached = await first_token_time(model, random_prompt(2000, 2) + random_prompt(21, 3)[1:])
-    cold = await first_token_time(model, random_prompt(2000, 4) + random_prompt(21, 3)[1:])
+    await first_token_time(model, prompt(2000, 2))  # the prefix, now cached
+    cached = await first_token_time(model, prompt(2000, 2) + prompt(21, 3)[1:])
+    cold = await first_token_time(model, prompt(2000, 4) + prompt(21, 3)[1:])
 
-    prompts = [random_prompt(32, 10 + i) for i in range(8)]
+    prompts = [prompt(32, 10 + i) for i in range(8)]
     together = await throughput(model, prompts, 64, concurrent=True)
-    one_by_one = await throughput(model, [random_prompt(32, 20 + i) for i in range(8)], 64, concurrent=False)
+    one_by_one = await throughput(model, [prompt(32, 20 + i) for i in range(8)], 64, concurrent=False)
 
-    alone = await first_token_time(model, random_prompt(1000, 30), "inline")
-    beside = await inline_beside_action(model, random_prompt(2000, 31), random_prompt(1000, 32))
+    alone = await first_token_time(model, prompt(1000, 30), "inline")
+    beside = await inline_beside_action(model, prompt(2000, 31), prompt(1000, 32))
+    model.close()
     step = model.serving.step_tokens
     return [
         (
@@ -209,16 +235,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--decode-tokens", type=int, default=64)
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        write_model(Path(tmp))
-        rows = asyncio.run(measure(Path(tmp), args.decode_tokens))
+    columns = {}
+    for name, (write, vocab) in MODELS.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            write(Path(tmp))
+            columns[name] = asyncio.run(measure(Path(tmp), args.decode_tokens, vocab))
     cpu = cpu_name()
     print(
         f"{date.today()} · {cpu}, {torch.get_num_threads()} threads · torch {torch.__version__} · "
-        f"model: hidden {SPEC.dim}, {SPEC.n_layers} layers, vocab {SPEC.vocab_size}, float32 · "
-        f"{time.perf_counter() - started:.0f} s"
+        f"float32 · {time.perf_counter() - started:.0f} s"
     )
-    print(table(rows))
+    print(table(columns))
 
 
 if __name__ == "__main__":

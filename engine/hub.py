@@ -22,7 +22,7 @@ Progress = Callable[[str, float | None], None]
 
 
 def cache_dir() -> Path:
-    """Where codellama-lsp keeps what it builds (the demo model)."""
+    """Where codellama-lsp keeps what it fetches and builds (the demo model)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "codellama-lsp"
 
@@ -38,7 +38,7 @@ def resolve_source(
     if text == DEMO_SOURCE:
         from .demo import ensure_demo_model
 
-        return ensure_demo_model(cache_dir() / "demo-model")
+        return ensure_demo_model(cache_dir() / "demo-model", progress)
     path = Path(text).expanduser()
     if path.is_dir():
         return path

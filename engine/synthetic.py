@@ -1,6 +1,6 @@
 """Random-weight Llama checkpoints in GPTQ (or plain) form, written to disk like real ones.
 
-Used by the demo model, the tests and the benchmarks. Each quantized layer is built from
+Used by the tests and the benchmarks. Each quantized layer is built from
 random integers, so its exact float weights are known without unpacking anything.
 """
 

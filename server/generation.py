@@ -10,6 +10,7 @@ from codellama_lsp.engine import SamplingParams
 
 from .context import CodeContext, CountTokens, Position
 from .engines import Engine
+from .postprocess import without_turn_space
 from .prompts import Framing, fit_prompt
 
 CLOSED_BLOCK = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n`]*\n(?:.*\n)*?[ \t]*\1[ \t]*$", re.MULTILINE)
@@ -84,4 +85,4 @@ async def answer(
                 break
     finally:
         await stream.aclose()  # frees the KV cache now, also when stopped early
-    return text[1:] if text.startswith(" ") else text  # the space that ends the chat template's last turn
+    return without_turn_space(text, model.tokenizer, prompt)

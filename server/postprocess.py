@@ -1,4 +1,5 @@
-"""Model answers -> text for the editor: the code block, without prose, echoes or duplicates.
+"""Model answers -> text for the editor: the code block, without prose, restated code, duplicates
+or what follows the cursor's block.
 
 All matching is done on "\\n" line breaks; results use the document's own line ending.
 """
@@ -7,111 +8,40 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from codellama_lsp.engine.text_stream import CONTEXT_TOKENS
+
+from .answer_code import FENCE_LINE, LIST_MARK, REFUSAL, CodeBlock, code_blocks, extract_code, looks_like_prose
+from .block_end import STRING_LITERAL, block_lines, indent_width
 from .document import newline_of
 from .languages import Language
+from .near_copy import after_head, code_key, duplicates_existing, restatements, similar_code
 from .prompts import CURSOR, SELECTION_END, SELECTION_START
 
-FENCE_OPEN = re.compile(r"^([ \t]*)(`{3,}|~{3,})[ \t]*([^\s`]*)[^\n`]*$", re.MULTILINE)
-INLINE_CODE = re.compile(r"`[^`\n]*`")
-FENCE_LINE = re.compile(r"\s*(?:`{3,}|~{3,})")
-LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
-WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
-CODE_HINT = re.compile(r"[=<>\[\]{}]|\w\(|\(\)|->|=>|::| [-+*/%] |\s#\s")
-REFUSAL = re.compile(r"^(?:i'?m sorry|sorry|i (?:cannot|can't|can not|am unable|won't)|as an ai|unfortunately)\b", re.I)
-PROSE_CHARS = frozenset(" ,.;:!?'’\"()-")
-STRING_LITERAL = re.compile(r"\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'")
+__all__ = [
+    "FENCE_LINE", "LIST_MARK", "CodeBlock", "clean_inline", "clean_replacement", "code_blocks",
+    "duplicates_existing", "extract_code", "looks_like_prose", "without_turn_space",
+]  # fmt: skip
+
 PAIRS = {")": "(", "]": "[", "}": "{"}
-MAX_ECHO_LINES = 400  # how far back in the prefix an echo may start
-
-
-@dataclass(frozen=True)
-class CodeBlock:
-    tag: str  # the fence's language tag ("" when none)
-    code: str
-    closed: bool  # False when the answer stopped inside the block
-
-
-def code_blocks(answer: str) -> list[CodeBlock]:
-    """The fenced code blocks of an answer, in order; the last may be unterminated."""
-    text, blocks, at = answer.replace("\r\n", "\n"), [], 0
-    while match := FENCE_OPEN.search(text, at):
-        indent, fence, tag = match.groups()
-        closing = re.compile(rf"^[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$", re.MULTILINE)
-        end = closing.search(text, match.end() + 1)
-        body = text[match.end() + 1 : end.start() if end else len(text)]
-        lines = [line[min(len(indent), len(line) - len(line.lstrip(" \t"))) :] for line in body.split("\n")]
-        blocks.append(CodeBlock(tag.lower(), "\n".join(lines).removesuffix("\n"), end is not None))
-        if end is None:
-            break
-        at = end.end()
-    return blocks
-
-
-def _is_prose_line(line: str) -> bool:
-    """A sentence rather than code: words without code symbols, ending like a sentence."""
-    text = LIST_MARK.sub("", INLINE_CODE.sub("x", line)).strip()
-    if not text or not text[0].isalpha() or CODE_HINT.search(text) or text[-1] in ";{,(":
-        return False
-    words = WORD.findall(text)
-    if sum(ch.isalpha() or ch in PROSE_CHARS for ch in text) < 0.9 * len(text):
-        return False
-    if text[0].isupper():
-        return len(words) >= 4 and (text[-1] in ".:!?" or len(words) >= 8)
-    return len(words) >= 6 and text[-1] in ".!?"  # a lower-case start is mostly code
-
-
-def looks_like_prose(text: str) -> bool:
-    """A refusal, or mostly sentences."""
-    lines = [line for line in text.split("\n") if line.strip()]
-    if not lines:
-        return False
-    return bool(REFUSAL.match(lines[0].strip())) or 2 * sum(map(_is_prose_line, lines)) > len(lines)
-
-
-def _unfenced_code(answer: str) -> str | None:
-    """An answer without a fence: the code between any leading and trailing sentences, if it is code."""
-    lines = [line.rstrip() for line in answer.replace("\r\n", "\n").split("\n")]
-    if looks_like_prose("\n".join(lines)):
-        return None
-    start, end = 0, len(lines)
-    while start < end and (not lines[start].strip() or _is_prose_line(lines[start])):
-        start += 1
-    while end > start and (not lines[end - 1].strip() or _is_prose_line(lines[end - 1])):
-        end -= 1
-    return "\n".join(lines[start:end]) or None
-
-
-def extract_code(answer: str, tags: Sequence[str] = ()) -> str | None:
-    """The first fenced code block (the first tagged with one of `tags`, if any is), closed or not;
-    without a fence, the answer if it reads as code; None for prose."""
-    blocks = code_blocks(answer)
-    if not blocks:
-        return _unfenced_code(answer)
-    return next((b.code for b in blocks if b.tag in tags), blocks[0].code)
+MIN_FOLLOWING_CHARS = 6  # a line after the cursor's this long (without spaces and punctuation) marks the end
 
 
 def _indent_of(line: str) -> str:
     return line[: len(line) - len(line.lstrip(" \t"))]
 
 
-def _same_line(code: str, echoed: str) -> bool:
-    return code.strip() == echoed.strip()
-
-
 def _remove_echoed_lines(lines: list[str], prefix_lines: list[str]) -> tuple[list[str], str] | None:
-    """Drop a repeat of the lines before the cursor and of the cursor line's start, compared
-    without indentation. Returns the rest and the model's version of the cursor line."""
+    """Drop a restatement of the lines before the cursor (near-copies count) and of the cursor line's
+    start. Returns the rest and the model's version of the cursor line."""
     head = prefix_lines[-1]
-    for n in range(min(MAX_ECHO_LINES, len(prefix_lines)), 0, -1):
-        echoed = prefix_lines[-n:]
-        if n - 1 > len(lines) or not "".join(echoed).strip() or n > 1 and not _same_line(lines[0], echoed[0]):
-            continue
-        cursor_line = lines[n - 1] if n - 1 < len(lines) else ""
-        if all(map(_same_line, lines[: n - 1], echoed[:-1])) and cursor_line.lstrip().startswith(head.lstrip()):
-            rest = cursor_line.lstrip()[len(head.lstrip()) :] if head.strip() else cursor_line
-            return [rest, *lines[n:]], cursor_line
+    for n in restatements(lines, prefix_lines[:-1]):
+        cursor_line = lines[n] if n < len(lines) else ""
+        rest = after_head(cursor_line, head)
+        if rest is not None:
+            return [rest, *lines[n + 1 :]], cursor_line
+    if head.strip() and (rest := after_head(lines[0], head)) is not None:
+        return [rest, *lines[1:]], lines[0]
     return None
 
 
@@ -171,8 +101,20 @@ def _drop_trailing_blank_lines(lines: list[str]) -> list[str]:
 
 
 def _same_following_line(code: str, doc: str) -> bool:
-    """Equal as text; a line of only brackets must also be indented the same."""
-    return code.rstrip() == doc.rstrip() or (code.strip() == doc.strip() and any(ch.isalnum() for ch in code))
+    """Equal as text, or near-copies; a line of only brackets must be indented the same."""
+    return code.rstrip() == doc.rstrip() or (any(ch.isalnum() for ch in code) and similar_code(code, doc))
+
+
+def _cut_at_following(lines: list[str], following: list[str]) -> list[str]:
+    """Stop where the completion reaches the code after the cursor line: at a line (after the first)
+    that near-copies the next line there, indented the same."""
+    doc = next((line for line in following if line.strip()), "")
+    if len(code_key(doc)) < MIN_FOLLOWING_CHARS:
+        return lines
+    for i, line in enumerate(lines[1:], 1):
+        if line.strip() and indent_width(line) == indent_width(doc) and similar_code(line, doc):
+            return _drop_trailing_blank_lines(lines[:i])
+    return lines
 
 
 def _cut_following_lines(lines: list[str], following: list[str]) -> list[str]:
@@ -240,7 +182,12 @@ def _without_echo(lines: list[str], prefix: str, rest: str) -> list[str]:
 
 
 def clean_inline(answer: str, prefix: str, suffix: str) -> str:
-    """Ghost text for the cursor between `prefix` and `suffix`; "" when nothing useful came back."""
+    """Ghost text for the cursor between `prefix` and `suffix`; "" when nothing useful came back.
+
+    The answer's code loses what restates the code before the cursor (near-copies count), is
+    indented for the cursor, ends with the cursor's block (see `block_lines`) or where it reaches
+    the code after the cursor, and loses a repeat of the text after the cursor on its line.
+    """
     code = extract_code(answer)
     if code is None or REFUSAL.match(code.strip()):
         return ""
@@ -248,10 +195,22 @@ def clean_inline(answer: str, prefix: str, suffix: str) -> str:
     prefix, suffix = prefix.replace("\r\n", "\n"), suffix.replace("\r\n", "\n")
     rest, *following = suffix.split("\n")
     lines = _drop_trailing_blank_lines(_without_echo(code.replace(CURSOR, "").split("\n"), prefix, rest))
+    lines = _cut_at_following(block_lines(lines, prefix.rpartition("\n")[2]), following)
     text = "\n".join(_cut_following_lines(lines, following))
     if rest.strip():
         text = _cut_rest_of_line(text, prefix, rest)
     return text.replace("\n", newline) if text.strip() else ""
+
+
+def without_turn_space(reply: str, tokenizer, prompt: Sequence[int]) -> str:
+    """The reply without the space that ends the chat template's last turn, when it has one
+    (CodeLlama-70B's ends "\\n\\n "; ChatML's ends "\\n": there the reply's spaces are its own)."""
+    if not reply.startswith(" ") or tokenizer is None:
+        return reply
+    tail = tokenizer.decode(
+        list(prompt[-CONTEXT_TOKENS:]), skip_special_tokens=True, clean_up_tokenization_spaces=False
+    )
+    return reply[1:] if tail.endswith(" ") else reply
 
 
 def _base_indent(lines: Sequence[str]) -> str:

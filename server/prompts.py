@@ -1,7 +1,8 @@
 """Chat turns for inline completions and code actions, and the token budget of a prompt.
 
-CodeLlama-70B-Instruct has no infilling, so a completion is an instruction: the file is
-shown with the cursor marked, and the answer is asked for as one fenced code block.
+Instruct checkpoints (CodeLlama-70B-Instruct among them) have no infilling, so a completion is an
+instruction: the file is shown with the cursor marked, and the answer is asked for as one fenced
+code block. The turns are plain messages; the checkpoint's own chat template renders them.
 """
 
 from __future__ import annotations

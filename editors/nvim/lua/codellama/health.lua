@@ -119,7 +119,7 @@ local function check_model()
   if is_url then
     vim.health.info(("model: %s (%s), asked of %s; not looked for here"):format(model, revision, engine))
   elseif model == "demo" then
-    vim.health.ok("model: demo (tiny random model, noise output)")
+    vim.health.ok("model: demo (SmolLM2-135M-Instruct, 8-bit GPTQ: short, sometimes wrong answers)")
   elseif vim.fn.isdirectory(vim.fn.expand(model)) == 1 then
     local has_config = vim.uv.fs_stat(vim.fs.joinpath(vim.fn.expand(model), "config.json")) ~= nil
     if has_config then
