@@ -70,13 +70,19 @@ def build_prompt(
 
 
 async def answer(
-    model: Engine, prompt: list[int], params: SamplingParams, until_code_block: bool, priority: str = "action"
+    model: Engine,
+    prompt: list[int],
+    params: SamplingParams,
+    until_code_block: bool,
+    priority: str = "action",
+    prefill: str = "",
 ) -> str:
     """The model's reply; with `until_code_block`, it stops as soon as one fenced block is complete.
 
-    `priority` "inline" puts the request ahead of code actions in the engine.
+    `priority` "inline" puts the request ahead of code actions in the engine. With `prefill` (the
+    start of the answer, already in the prompt), the answer is the prefill followed by the reply.
     """
-    text = ""
+    text = prefill
     stream = model.stream(prompt, params, priority)
     try:
         async for delta in stream:
@@ -85,4 +91,4 @@ async def answer(
                 break
     finally:
         await stream.aclose()  # frees the KV cache now, also when stopped early
-    return without_turn_space(text, model.tokenizer, prompt)
+    return text if prefill else without_turn_space(text, model.tokenizer, prompt)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .engines import Engine
-from .generation import build_prompt
-from .inline_layouts import DEFAULT_LAYOUT, LAYOUTS, continue_answer, prefill_of
+from .generation import answer, build_prompt
+from .inline_layouts import DEFAULT_LAYOUT, LAYOUTS, prefill_of
 from .languages import language_for
 from .options import Options
 from .postprocess import clean_inline
@@ -40,5 +40,5 @@ async def complete_inline(
         model, doc.text, (line, character), None, framing, options.context_tokens, gen.max_new_tokens, others
     )
     prefill = prefill_of(framing(ctx, ()))
-    reply = await continue_answer(model, prompt, gen.sampling(), prefill)
+    reply = await answer(model, prompt, gen.sampling(), until_code_block=True, priority="inline", prefill=prefill)
     return InlineCompletion(clean_inline(reply, ctx.prefix, ctx.suffix), reply)

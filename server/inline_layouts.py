@@ -14,11 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from codellama_lsp.engine import SamplingParams
-
 from .context import CodeContext, Excerpt
-from .engines import Engine
-from .generation import CLOSED_BLOCK, answer
 from .languages import Language
 from .prompts import (
     CURSOR,
@@ -27,21 +23,15 @@ from .prompts import (
     _other_files,
     _plain_lines,
     _shown_lines,
+    _turns,
     fence_for,
+    inline_instruction,
     inline_messages,
     system_turn,
 )
 
 # (code context, language, path, other files' excerpts, the user's system prompt) -> chat turns
 InlineFraming = Callable[[CodeContext, Language, str, Sequence[Excerpt], str | None], list[Message]]
-
-
-def _instruction(language: Language, fence: str) -> str:
-    return (
-        f"Write the code that belongs at {CURSOR}: finish the current line, and the statement or block it starts "
-        f"if it is incomplete. Reply with only the code to insert, in one {fence}{language.fence} block. "
-        f"Do not repeat the code before or after {CURSOR}, and do not explain."
-    )
 
 
 def prefix_first_messages(
@@ -59,12 +49,9 @@ def prefix_first_messages(
         + f"Here is `{path}`{_shown_lines(ctx)}, with the cursor marked as {CURSOR}:\n"
         + _fenced(fence, language.fence, prefix + CURSOR + suffix)
         + "\n"
-        + _instruction(language, fence)
+        + inline_instruction(language, fence)
     )
-    return [
-        {"role": "system", "content": system_turn(language, path, system_prompt)},
-        {"role": "user", "content": user},
-    ]
+    return _turns(system_turn(language, path, system_prompt), user)
 
 
 def answer_start(ctx: CodeContext, language: Language) -> str:
@@ -98,19 +85,3 @@ DEFAULT_LAYOUT = "suffix-first"
 def prefill_of(messages: list[Message]) -> str:
     """The answer's start when the turns end with one (an assistant turn), else ""."""
     return messages[-1]["content"] if messages and messages[-1]["role"] == "assistant" else ""
-
-
-async def continue_answer(model: Engine, prompt: list[int], params: SamplingParams, prefill: str) -> str:
-    """The whole answer: `prefill`, then the model's reply, stopped once the code block closes."""
-    if not prefill:
-        return await answer(model, prompt, params, until_code_block=True, priority="inline")
-    text = prefill
-    stream = model.stream(prompt, params, "inline")
-    try:
-        async for delta in stream:
-            text += delta
-            if "\n" in delta and CLOSED_BLOCK.search(text):
-                break
-    finally:
-        await stream.aclose()  # frees the KV cache now, also when stopped early
-    return text

@@ -112,15 +112,17 @@ def inline_messages(
         code = f"Here is `{path}`{_shown_lines(ctx)}, which ends at the cursor, marked as {CURSOR}:\n" + _fenced(
             fence, language.fence, prefix + CURSOR
         )
-    user = (
-        _other_files(excerpts)
-        + code
-        + "\n"
-        + f"Write the code that belongs at {CURSOR}: finish the current line, and the statement or block it starts "
+    user = _other_files(excerpts) + code + "\n" + inline_instruction(language, fence)
+    return _turns(system_turn(language, path, system_prompt), user)
+
+
+def inline_instruction(language: Language, fence: str) -> str:
+    """What ghost text asks for, after the code (every inline layout ends with it)."""
+    return (
+        f"Write the code that belongs at {CURSOR}: finish the current line, and the statement or block it starts "
         f"if it is incomplete. Reply with only the code to insert, in one {fence}{language.fence} block. "
         f"Do not repeat the code before or after {CURSOR}, and do not explain."
     )
-    return _turns(system_turn(language, path, system_prompt), user)
 
 
 def _diagnostic_list(diagnostics: Sequence[Diagnostic]) -> str:

@@ -9,11 +9,11 @@ import pytest
 from codellama_lsp.engine import load_model
 from codellama_lsp.engine.tokenizer import load_tokenizer, render_chat
 from codellama_lsp.server.context import CodeContext, Excerpt
+from codellama_lsp.server.generation import answer
 from codellama_lsp.server.inline import complete_inline
 from codellama_lsp.server.inline_layouts import (
     DEFAULT_LAYOUT,
     LAYOUTS,
-    continue_answer,
     prefill_of,
     prefilled_messages,
     prefix_first_messages,
@@ -116,6 +116,6 @@ class Scripted:
 
 async def test_a_continued_answer_stops_once_its_block_closes():
     model = Scripted([" + b\n", "```\n", "Explanation: it adds.\n"])
-    whole = await continue_answer(model, [1], Options().inline.sampling(), "```python\n    return a")
+    whole = await answer(model, [1], Options().inline.sampling(), True, "inline", prefill="```python\n    return a")
     assert whole == "```python\n    return a + b\n```\n"
     assert model.closed
