@@ -6,12 +6,15 @@ from dataclasses import dataclass, replace
 
 from lsprotocol import types as lsp
 
+from .action_prefill import action_answer_start
 from .blocks import enclosing_block
 from .comments import comment_block
+from .doc_merge import documented
 from .document import line_body, newline_of, split_lines
 from .edits import insert_at, replace_range
 from .engines import Engine
 from .generation import answer, build_prompt
+from .inline_layouts import prefill_of
 from .languages import language_for
 from .options import Options
 from .postprocess import clean_replacement, extract_code
@@ -102,12 +105,15 @@ async def run_action(
     gen = options.actions
 
     def framing(ctx, ex):
-        return action_messages(action, ctx, language, doc.path, diagnostics, instruction, ex, options.system_prompt)
+        turns = action_messages(action, ctx, language, doc.path, diagnostics, instruction, ex, options.system_prompt)
+        start = action_answer_start(action, ctx, language)
+        return [*turns, {"role": "assistant", "content": start}] if start else turns
 
     others = list(other_files)[: options.other_files]
     start, end = (target.start.line, 0), (target.end.line, target.end.character)
     ctx, prompt = build_prompt(model, doc.text, start, end, framing, options.context_tokens, gen.max_new_tokens, others)
-    reply = await answer(model, prompt, gen.sampling(), until_code_block=action != "explain")
+    prefill = prefill_of(framing(ctx, ()))
+    reply = await answer(model, prompt, gen.sampling(), until_code_block=action != "explain", prefill=prefill)
     newline = newline_of(ctx.selection if any(c in ctx.selection for c in "\r\n") else doc.text)
 
     if action == "explain":
@@ -127,6 +133,10 @@ async def run_action(
     new_text = clean_replacement(reply, ctx.selection, language, newline)
     if new_text is None:
         raise ActionFailed("The model's answer held no code; nothing was changed.")
+    if action == "doc":
+        new_text = documented(ctx.selection, new_text, language)
+        if new_text is None:
+            raise ActionFailed("The model's documentation was left unfinished; nothing was changed.")
     if new_text == ctx.selection:
         raise ActionFailed("The model suggested no changes.")
     return ActionResult(replace_range(doc.uri, doc.version, target, new_text), new_text)

@@ -32,6 +32,7 @@ async def test_a_keystroke_renders_the_chat_once_and_the_engine_gets_its_ids(cha
     renders.clear()
     typed = Snapshot(URI, "def add(a, b):\n    r\n", 2, "python")
     await complete_inline(chat_model, typed, 1, 5, options, other)
-    (messages,) = renders  # the next keystroke: only the prompt itself; its fixed text was measured before
-    assert "    r<CURSOR>" in messages[-1]["content"]
-    assert submitted[-1] == chat_model.encode_chat(messages)  # token ids, encoded once, not the messages
+    (turns,) = renders  # the next keystroke: only the prompt itself; its fixed text was measured before
+    assert "    r<CURSOR>" in turns[-1]["content"]
+    prefill = {"role": "assistant", "content": "```python\n    r"}  # the default layout begins the answer
+    assert submitted[-1] == chat_model.encode_chat([*turns, prefill])  # token ids, encoded once, not the messages

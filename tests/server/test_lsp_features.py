@@ -65,14 +65,14 @@ async def test_inline_completion_is_the_known_answer(client: LanguageClient):
 
 
 async def test_completion_fallback_offers_the_same_text(client: LanguageClient):
-    open_document(client, "file:///ws/calc.py", SOURCE.replace("    \n\n\ndef area", "    re\n\n\ndef area"))
+    open_document(client, "file:///ws/calc.py", SOURCE.replace("    \n\n\ndef area", "    return\n\n\ndef area"))
     result = await client.text_document_completion_async(
-        lsp.CompletionParams(text_document=lsp.TextDocumentIdentifier(uri="file:///ws/calc.py"), position=pos(4, 6))
+        lsp.CompletionParams(text_document=lsp.TextDocumentIdentifier(uri="file:///ws/calc.py"), position=pos(4, 10))
     )
     (item,) = result.items
-    # the typed word "re" is part of the item, so clients filtering by it keep the item
-    assert item.text_edit.new_text == item.filter_text == KNOWN_ANSWER  # "re" + the ghost text "turn a + b"
-    assert item.text_edit.range == rng((4, 4), (4, 6))
+    # the typed word "return" is part of the item, so clients filtering by it keep the item
+    assert item.text_edit.new_text == item.filter_text == KNOWN_ANSWER  # "return" + the ghost text " a + b"
+    assert item.text_edit.range == rng((4, 4), (4, 10))
 
 
 async def test_code_actions_list_at_once_without_edits(client: LanguageClient):

@@ -72,10 +72,10 @@ async def test_without_resolve_actions_are_commands_that_apply_edits(client: Lan
         "context": {"diagnostics": []},
     }
     actions = await raw_request(client, "list-1", lsp.TEXT_DOCUMENT_CODE_ACTION, params)  # JSON as the editor gets it
-    doc = next(a for a in actions if a["title"] == "Code Llama: Add documentation")
-    assert "edit" not in doc and "data" not in doc and doc["command"]["command"] == "codellama.runAction"
+    refactor = next(a for a in actions if a["title"] == "Code Llama: Refactor / simplify")
+    assert "edit" not in refactor and "data" not in refactor and refactor["command"]["command"] == "codellama.runAction"
     result = await client.workspace_execute_command_async(
-        lsp.ExecuteCommandParams(command="codellama.runAction", arguments=doc["command"]["arguments"])
+        lsp.ExecuteCommandParams(command="codellama.runAction", arguments=refactor["command"]["arguments"])
     )
     assert result["applied"] is True
     (params,) = applied
