@@ -96,13 +96,23 @@ class BlockManager:
         self.blocks[block_id].ref_count = 1
         return block_id
 
-    def can_append(self, seq: Sequence) -> bool:
-        """Room for the KV of the last token (position len-1)."""
-        return len(seq.block_table) >= self.blocks_for(len(seq)) or self.num_available > 0
+    def can_append(self, seq: Sequence, extra: int = 0) -> bool:
+        """Room for the KV of the last token (position len-1) and `extra` drafted tokens after it."""
+        return self.blocks_for(len(seq) + extra) - len(seq.block_table) <= self.num_available
 
-    def append(self, seq: Sequence) -> None:
-        if len(seq.block_table) < self.blocks_for(len(seq)):
+    def append(self, seq: Sequence, extra: int = 0) -> None:
+        while len(seq.block_table) < self.blocks_for(len(seq) + extra):
             seq.block_table.append(self._take())
+
+    def truncate(self, seq: Sequence) -> None:
+        """Roll back a verify step: free the blocks past the sequence's tokens (rejected drafts only ever
+        wrote there, or past `num_computed`, which no hash covers; those slots are written again)."""
+        assert len(seq.block_hashes) * self.block_size <= seq.num_computed
+        while len(seq.block_table) > self.blocks_for(len(seq)):
+            block = self.blocks[seq.block_table.pop()]
+            block.ref_count -= 1
+            assert block.ref_count == 0 and not block.hash
+            self.free.appendleft(block.id)
 
     def commit(self, seq: Sequence) -> None:
         """Register the blocks `seq` has filled and computed since the last call."""

@@ -82,12 +82,16 @@ class ServingConfig:
     decode_graphs: str = (
         "auto"  # decode steps from CUDA graphs: "auto" (on CUDA), "on" (a CPU runs the static step eagerly), "off"
     )
+    speculative: str | None = "ngram"  # draft tokens from the sequence itself ("ngram") and verify them; None: off
+    draft_tokens: int = 8  # most tokens drafted per step (a step with a draft runs eagerly, not from a graph)
 
     def __post_init__(self) -> None:
         if self.kv_cache_bytes < 0 or not 0 < self.kv_cache_fraction <= 1:
             raise ValueError("kv_cache_bytes must be >= 0 and kv_cache_fraction in (0, 1]")
         if self.decode_graphs not in ("auto", "on", "off"):
             raise ValueError("decode_graphs must be 'auto', 'on' or 'off'")
+        if self.speculative not in ("ngram", None) or self.draft_tokens < 1:
+            raise ValueError("speculative must be 'ngram' or None, and draft_tokens >= 1")
         if self.block_size < 1 or self.max_batch < 1 or self.step_tokens <= self.max_batch or self.max_waiting < 1:
             raise ValueError("block_size, max_batch and max_waiting must be positive and step_tokens > max_batch")
 

@@ -57,7 +57,8 @@ class Model:
         num_blocks = kv_cache_blocks(self.args, dtype, device, serving, available_memory) - 1  # the last: scratch
         self.kv_cache = PagedKVCache(self.args, num_blocks + 1, serving.block_size, device, dtype)
         self.blocks = BlockManager(num_blocks, serving.block_size)
-        self.scheduler = Scheduler(self.blocks, serving.max_batch, serving.step_tokens, serving.max_waiting)
+        drafts = serving.draft_tokens if serving.speculative else 0
+        self.scheduler = Scheduler(self.blocks, serving.max_batch, serving.step_tokens, serving.max_waiting, drafts)
         graphs = None
         if serving.decode_graphs == "on" or (serving.decode_graphs == "auto" and device.type == "cuda"):
             graphs = DecodeGraphs(transformer, self.kv_cache, num_blocks, device, capture=device.type == "cuda")
@@ -73,9 +74,10 @@ class Model:
         """Requests waiting or running in the engine now."""
         return len(self.scheduler.waiting) + len(self.scheduler.running)
 
-    def stats(self) -> dict[str, int]:
-        """The engine's state now: requests, KV blocks, and how much prompt the prefix cache saved."""
-        blocks = self.blocks
+    def stats(self) -> dict[str, int | float]:
+        """The engine's state now: requests, KV blocks, how much prompt the prefix cache saved, and how many
+        drafted tokens were verified (`draftSteps`: sequence-steps with a draft) and accepted."""
+        blocks, s = self.blocks, self.scheduler
         return {
             "waiting": len(self.scheduler.waiting),
             "running": len(self.scheduler.running),
@@ -86,6 +88,10 @@ class Model:
             "kvCacheBytes": self.kv_cache.nbytes(),
             "promptTokens": blocks.prompt_tokens,
             "reusedTokens": blocks.reused_tokens,
+            "draftedTokens": s.drafted,
+            "acceptedTokens": s.accepted,
+            "draftSteps": s.verified,
+            "acceptanceRate": s.accepted / s.drafted if s.drafted else 0.0,
         }
 
     def close(self) -> None:

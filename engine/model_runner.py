@@ -1,4 +1,10 @@
-"""Runs one scheduled step through the transformer and picks each finished row's next token."""
+"""Runs one scheduled step through the transformer and picks each due sequence's next tokens.
+
+A sequence is due when the step reaches its last token: it gets one row of logits, or 1 + m
+rows when it feeds a draft of m tokens, and `verify` keeps the drafted tokens the model agrees
+with. Steps with a draft always run eagerly; decode graphs replay only one-token-per-sequence
+steps.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,9 @@ from .kernels import PAGED_DECODE, resolve_kernel
 from .kv_cache import PagedKVCache
 from .model import Transformer
 from .sampler import sample
-from .scheduler import Step
+from .scheduler import Sampled, Step
 from .sequence import Sequence
+from .verify import accept, accept_greedy
 
 
 class ModelRunner:
@@ -27,16 +34,34 @@ class ModelRunner:
         self.paged_decode = resolve_kernel(decode_kernel, device, PAGED_DECODE)  # None: decode attention in torch
         self.graphs = graphs  # decode-only steps replay from these when given
 
-    def run(self, step: Step) -> dict[int, int]:
-        """The step's forward; returns {sequence id: next token} for sequences whose tokens are all computed."""
+    def run(self, step: Step) -> Sampled:
+        """The step's forward; returns {sequence id: new tokens} for the sequences due a token."""
         seqs, logits, greedy = self.forward(step)
-        plain = all(s.params.greedy and s.params.repetition_penalty == 1.0 for s in seqs)
-        tokens = greedy.tolist() if plain and greedy is not None else self.sample(seqs, logits)
-        return dict(zip((seq.id for seq in seqs), tokens))
+        if not any(seq.draft for seq in seqs):
+            plain = all(s.params.greedy and s.params.repetition_penalty == 1.0 for s in seqs)
+            tokens = greedy.tolist() if plain and greedy is not None else self.sample(seqs, logits)
+            return {seq.id: [token] for seq, token in zip(seqs, tokens)}
+        return self.verify(seqs, logits)
+
+    @staticmethod
+    def verify(seqs: list[Sequence], logits: torch.Tensor) -> Sampled:
+        """logits [R, vocab], 1 + len(draft) rows per sequence -> each sequence's kept draft and next token."""
+        choices = logits.argmax(-1).tolist()  # one op for every plain greedy row
+        out, row = {}, 0
+        for seq in seqs:
+            rows = slice(row, row + 1 + len(seq.draft))
+            row = rows.stop
+            if seq.params.greedy and seq.params.repetition_penalty == 1.0:
+                out[seq.id] = accept_greedy(seq.draft, choices[rows])
+            else:
+                out[seq.id] = accept(seq.draft, logits[rows], seq.token_ids, seq.params, seq.generator)
+        assert row == logits.shape[0]
+        return out
 
     def forward(self, step: Step) -> tuple[list[Sequence], torch.Tensor, torch.Tensor | None]:
         """The step on the device, from a decode graph when one fits, else eager: the sequences due a
-        token, their logits [R, vocab], and their greedy tokens [R] when a graph computed them.
+        token, their logits [R, vocab] (1 + len(draft) rows each), and their greedy tokens [R] when a
+        graph computed them.
 
         Every step's device work, on either path, runs inside this one call.
         """
@@ -56,10 +81,10 @@ class ModelRunner:
         for seq, n in step:
             start = seq.num_computed
             segments.append(Segment(len(tokens), n, start, seq.block_table))
-            tokens += seq.token_ids[start : start + n]
+            tokens += seq.step_tokens(n)
             positions += range(start, start + n)
-            if start + n == len(seq):  # the last prompt chunk, or a decode step: the next token is due
-                rows.append(len(tokens) - 1)
+            if start + n == len(seq) + len(seq.draft):  # the last prompt chunk, or a decode step: tokens are due
+                rows += range(len(tokens) - 1 - len(seq.draft), len(tokens))
                 finishing.append(seq)
         as_tensor = lambda values: torch.tensor(values, dtype=torch.long, device=self.device)  # noqa: E731
         attend = PagedAttention(self.cache, segments, self.device, self.paged_decode)

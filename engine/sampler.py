@@ -18,6 +18,7 @@ class SamplingParams:
     max_new_tokens: int = 256
     stop: tuple[str, ...] = field(default_factory=tuple)
     seed: int | None = None
+    speculate: bool = True  # let the engine draft tokens for this request, if it drafts at all (same output)
 
     def __post_init__(self) -> None:
         if isinstance(self.stop, str):
@@ -67,6 +68,11 @@ def sample(
     logits = apply_repetition_penalty(logits, history, params.repetition_penalty)
     if params.greedy:
         return int(logits.argmax())
+    return int(torch.multinomial(distribution(logits, params), 1, generator=generator))
+
+
+def distribution(logits: torch.Tensor, params: SamplingParams) -> torch.Tensor:
+    """Penalised logits [V] -> the probabilities [V] a sampled token is drawn from: temperature, top-k, top-p."""
     logits = logits / params.temperature
     if params.top_k > 0:
         kth = torch.topk(logits, min(params.top_k, logits.shape[-1])).values[-1]
@@ -76,5 +82,4 @@ def sample(
         cumulative = sorted_logits.softmax(-1).cumsum(-1)
         drop = cumulative - sorted_logits.softmax(-1) >= params.top_p  # keep the smallest set reaching top_p
         logits = logits.masked_fill(drop.scatter(0, order, drop), float("-inf"))
-    probs = logits.softmax(-1)
-    return int(torch.multinomial(probs, 1, generator=generator))
+    return logits.softmax(-1)

@@ -8,6 +8,7 @@ from enum import Enum, IntEnum
 
 import torch
 
+from .ngram_draft import Drafter
 from .sampler import SamplingParams
 
 _ids = itertools.count()
@@ -52,6 +53,8 @@ class Sequence:
         self.block_hashes: list[bytes] = []  # hashes of the full blocks registered so far, in order
         self.num_computed = 0
         self.num_cached_prompt = 0  # prompt tokens found in the prefix cache at the last admission
+        self.drafter: Drafter | None = None  # set by a scheduler that drafts, when the request allows it
+        self.draft: list[int] = []  # tokens proposed after token_ids for the step in flight; never KV-committed
 
     def __len__(self) -> int:
         return len(self.token_ids)
@@ -69,6 +72,11 @@ class Sequence:
     def remaining_prefill(self) -> int:
         """Tokens without KV yet; 1 while decoding (the last sampled token)."""
         return len(self.token_ids) - self.num_computed
+
+    def step_tokens(self, n: int) -> list[int]:
+        """The n tokens a step feeds: from the first without KV on, through the draft."""
+        start = self.num_computed
+        return (self.token_ids[start : start + n] + self.draft)[:n]
 
     @property
     def order(self) -> tuple[int, int]:

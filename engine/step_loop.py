@@ -19,7 +19,7 @@ import torch
 
 from .errors import EngineClosedError
 from .model_runner import ModelRunner
-from .scheduler import Scheduler, Step
+from .scheduler import Sampled, Scheduler, Step
 from .sequence import Sequence
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class StepLoop:
                 self.scheduler.advance(step, sampled)
             self.steps += 1
 
-    def _execute(self, step: Step) -> dict[int, int]:
+    def _execute(self, step: Step) -> Sampled:
         try:
             return self._forward(step)
         except torch.OutOfMemoryError as e:
@@ -103,7 +103,7 @@ class StepLoop:
             for seq, _ in step:
                 self._fail(seq, e)
             return {}
-        sampled: dict[int, int] = {}
+        sampled: Sampled = {}
         for seq, n in step:
             try:
                 sampled |= self._forward([(seq, n)])
@@ -111,7 +111,7 @@ class StepLoop:
                 self._fail(seq, e)
         return sampled
 
-    def _forward(self, step: Step) -> dict[int, int]:
+    def _forward(self, step: Step) -> Sampled:
         with self.forward_lock:
             try:
                 return self.runner.run(step)

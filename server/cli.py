@@ -209,9 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", parents=[logs], help="run a benchmark and print its table of ratios")
     bench.add_argument(
         "name",
-        choices=["serving", "gpu", "remote", "quality"],
+        choices=["serving", "gpu", "remote", "quality", "speculative"],
         help="serving: the engine vs its baselines (CPU, < 3 min); gpu: the 70B-shaped GPU benchmark; "
-        "remote: the engine through `serve` (HTTP, unix socket) vs in-process",
+        "remote: the engine through `serve` (HTTP, unix socket) vs in-process; "
+        "speculative: prompt-lookup drafts vs plain decoding on the demo model (CPU, about 5 min)",
     )
     bench.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark (see its --help)")
     bench.set_defaults(run=cmd_bench)

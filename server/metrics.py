@@ -21,10 +21,14 @@ ENGINE_GAUGES = (
     ("codellama_kv_blocks_total", "kvBlocks", "KV-cache blocks in all"),
     ("codellama_kv_block_size_tokens", "blockSize", "Tokens per KV-cache block"),
     ("codellama_kv_cache_bytes", "kvCacheBytes", "Bytes of the KV cache"),
+    ("codellama_draft_acceptance_rate", "acceptanceRate", "Share of drafted tokens the model accepted"),
 )
 ENGINE_COUNTERS = (
     ("codellama_prompt_tokens", "promptTokens", "Prompt tokens admitted to the engine"),
     ("codellama_prefix_cache_hit_tokens", "reusedTokens", "Prompt tokens found in the prefix cache (not prefilled)"),
+    ("codellama_draft_tokens", "draftedTokens", "Tokens drafted by prompt lookup and verified"),
+    ("codellama_draft_accepted_tokens", "acceptedTokens", "Drafted tokens the model accepted"),
+    ("codellama_draft_steps", "draftSteps", "Sequence steps that verified a draft"),
 )
 
 

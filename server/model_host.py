@@ -77,7 +77,9 @@ class ModelHost:
                     revision=options.revision,
                     device=resolve_device(options.device),
                     progress=threadsafe_progress,
-                    serving=ServingConfig(kv_cache_bytes=options.kv_cache_bytes),
+                    serving=ServingConfig(
+                        kv_cache_bytes=options.kv_cache_bytes, speculative="ngram" if options.speculative else None
+                    ),
                 )
             finally:
                 finished.set()

@@ -32,7 +32,7 @@ def make(num_blocks=64, max_batch=4, step_tokens=16, max_waiting=8) -> Scheduler
 def run_step(s: Scheduler, token: int = 9) -> list[tuple[int, int]]:
     """One step where every sequence that is due samples `token`; returns [(seq id, new tokens)]."""
     step = s.schedule()
-    sampled = {seq.id: token for seq, n in step if seq.num_computed + n == len(seq)}
+    sampled = {seq.id: [token] for seq, n in step if seq.num_computed + n == len(seq)}
     s.advance(step, sampled)
     return [(seq.id, n) for seq, n in step]
 
@@ -106,7 +106,7 @@ def test_abort_mid_prefill_and_mid_decode_frees_blocks_at_once():
     assert d.num_generated == 2
     step = s.schedule()  # abort while a step is in flight: its result is ignored
     s.abort(d)
-    s.advance(step, {d.id: 9})
+    s.advance(step, {d.id: [9]})
     assert d.num_generated == 2 and s.blocks.num_used == 0
 
 
@@ -154,3 +154,24 @@ def test_an_urgent_request_preempts_a_code_action_when_blocks_run_out():
     assert run_step(s) == [(inline.id, 16)]
     assert action.status is Status.WAITING and action.num_computed == 0
     assert action.num_generated == 1  # kept: it resumes from its tokens (and the prefix cache)
+
+
+def test_a_prompt_being_computed_is_waited_for_then_taken_from_the_cache():
+    s = make(step_tokens=16)
+    a, b, c = Request(30), Request(30), Request(30, first=100)  # b: a's prompt (another candidate); c: its own
+    for r in (a, b, c):
+        s.add(r)
+    assert run_step(s) == [(a.id, 16)]  # b waits for a's blocks, and c (behind it in line) with it
+    assert run_step(s) == [(a.id, 14)]  # a's prompt is computed and registered
+    assert sorted(run_step(s)) == sorted([(a.id, 1), (b.id, 2), (c.id, 13)])  # b computes the last block only
+    assert b.num_cached_prompt == 28
+    assert s.blocks.reused_tokens == 28 and s.blocks.prompt_tokens == 90
+
+
+def test_an_inline_request_does_not_wait_for_a_code_actions_prompt():
+    s = make(step_tokens=16)
+    action, inline = Request(30), Request(30, priority=Priority.INLINE)
+    s.add(action)
+    run_step(s)  # the action's first 16 tokens, registered
+    s.add(inline)  # the same prompt
+    assert run_step(s) == [(inline.id, 14)]  # admitted at once: the 16 cached, the rest its own (and first)
