@@ -9,6 +9,7 @@ from lsprotocol import types as lsp
 from .action_items import code_action_item
 from .action_request import ActionRequest, diagnostics_from_lsp
 from .actions import ACTIONS, ADVERTISED_KINDS, offered_actions
+from .ghost_text import ghost_texts
 from .server import CodellamaServer
 
 WORD_BEFORE = re.compile(r"[\w$]*$")
@@ -45,17 +46,18 @@ def register(server: CodellamaServer) -> CodellamaServer:
     @server.feature(lsp.TEXT_DOCUMENT_INLINE_COMPLETION, lsp.InlineCompletionOptions())
     async def inline_completion(ls: CodellamaServer, params: lsp.InlineCompletionParams) -> lsp.InlineCompletionList:
         ls.replace_inline_task(params.text_document.uri)
-        text = await ls.ghost_text(params.text_document.uri, params.position.line, params.position.character)
-        here = lsp.Range(start=params.position, end=params.position)
-        return lsp.InlineCompletionList(items=[lsp.InlineCompletionItem(insert_text=text, range=here)] if text else [])
+        texts = await ghost_texts(ls, params.text_document.uri, params.position.line, params.position.character)
+        here = lsp.Range(start=params.position, end=params.position)  # no `command`: partial accepts keep the rest
+        return lsp.InlineCompletionList(items=[lsp.InlineCompletionItem(insert_text=t, range=here) for t in texts])
 
     @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(resolve_provider=False))
     async def completion(ls: CodellamaServer, params: lsp.CompletionParams) -> lsp.CompletionList:
         uri, pos = params.text_document.uri, params.position
         ls.replace_inline_task(uri)
-        text = await ls.ghost_text(uri, pos.line, pos.character)
-        if not text:
+        texts = await ghost_texts(ls, uri, pos.line, pos.character)
+        if not texts:
             return lsp.CompletionList(is_incomplete=True, items=[])
+        text = texts[0]
         word = WORD_BEFORE.search(ls.documents.line_before(uri, pos)).group(0)  # clients filter by the word being typed
         start = lsp.Position(line=pos.line, character=pos.character - len(word.encode("utf-16-le")) // 2)
         item = lsp.CompletionItem(

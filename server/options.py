@@ -55,6 +55,8 @@ class Spec:
             return "a list of strings"
         if hint in (str, str | None):
             return "a string"
+        if hint is bool:
+            return "true or false"
         kind = "an integer" if hint is int else "a number"
         low = self.minimum if self.minimum is not None else self.exclusive_minimum
         if low is None:
@@ -101,7 +103,28 @@ class GenerationOptions:
         )
 
 
-INLINE_DEFAULTS = GenerationOptions(max_new_tokens=128, temperature=0.2, top_p=0.9, top_k=0, repetition_penalty=1.0)
+SAMPLED_TEMPERATURE = 0.8  # the extra candidates' temperature when the setting's is 0 (greedy)
+
+
+@dataclass(frozen=True)
+class InlineOptions(GenerationOptions):
+    """Ghost text: its sampling, how many candidates, and how long the editors wait before asking."""
+
+    candidates: int = setting(1, "suggestions per request: the greedy one, then sampled ones", minimum=1, maximum=5)
+    debounce_ms: int = setting(
+        250, "the editor waits this long after the last keystroke before it asks", minimum=0, maximum=2000
+    )
+
+    def candidate_sampling(self) -> list[SamplingParams]:
+        """One request's sampling per candidate: one keeps the settings; with more, the first is greedy and
+        the others sample (at SAMPLED_TEMPERATURE when the setting is greedy)."""
+        if self.candidates == 1:
+            return [self.sampling()]
+        sampled = replace(self.sampling(), temperature=self.temperature or SAMPLED_TEMPERATURE)
+        return [replace(sampled, temperature=0.0)] + [sampled] * (self.candidates - 1)
+
+
+INLINE_DEFAULTS = InlineOptions(max_new_tokens=128, temperature=0.2, top_p=0.9, top_k=0, repetition_penalty=1.0)
 ACTION_DEFAULTS = GenerationOptions()
 
 
@@ -138,7 +161,10 @@ class Options:
     enabled_languages: NAMES = setting(("*",), "language ids to serve; * serves all")
     other_files: int = setting(3, "other open files excerpted when the budget allows", minimum=0, maximum=20)
     kv_cache_bytes: int = setting(0, "the engine's KV cache; 0 is most GPU memory left after the weights", minimum=0)
-    inline: GenerationOptions = setting(INLINE_DEFAULTS, "sampling for ghost text")
+    speculative: bool = setting(
+        True, "draft tokens from the prompt and check them in one pass: faster code edits, the same answers"
+    )
+    inline: InlineOptions = setting(INLINE_DEFAULTS, "sampling for ghost text")
     actions: GenerationOptions = setting(ACTION_DEFAULTS, "sampling for code actions")
 
     def language_enabled(self, language_id: str) -> bool:
@@ -154,7 +180,7 @@ class Options:
         if self.placement == "url":
             return (self.engine, self.model, self.revision, self.api_key_env)
         key = (self.engine, self.model, self.revision, self.device, self.kv_cache_bytes)
-        return (*key, self.engine_idle_minutes) if self.placement == "shared" else key
+        return (*key, self.engine_idle_minutes) if self.placement == "shared" else (*key, self.speculative)
 
 
 # --- structuring: strict JSON types, then each field's Spec ---------------------------------
@@ -162,6 +188,12 @@ def _integer(value: Any, _: type) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
         raise TypeError("not an integer")
     return int(value)
+
+
+def _boolean(value: Any, _: type) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("not true or false")
+    return value
 
 
 def _number(value: Any, _: type) -> float:
@@ -185,6 +217,7 @@ def _names(value: Any, _: type) -> NAMES:
 converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
 converter.register_structure_hook(int, _integer)
 converter.register_structure_hook(float, _number)
+converter.register_structure_hook(bool, _boolean)
 converter.register_structure_hook(str, _text)
 converter.register_structure_hook_func(lambda hint: hint == NAMES, _names)
 

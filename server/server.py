@@ -22,7 +22,6 @@ from .actions import ACTIONS, ActionFailed, ActionResult, run_action
 from .context import ContextTooLarge
 from .edits import StaleDocumentError, check_version
 from .engines import Engine, RemoteEngineError
-from .inline import complete_inline
 from .model_host import ModelHost
 from .open_documents import OpenDocuments
 from .options import Options, parse_options
@@ -30,6 +29,7 @@ from .progress import ProgressBar
 from .protocol import CodellamaProtocol
 from .snapshot import UnusableDocument
 from .status import State, StatusBoard, process_figures
+from .suggestions import Suggestions
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
@@ -57,6 +57,7 @@ class CodellamaServer(LanguageServer):
         self.shown: set[str] = set()  # messages already shown once
         self.shutdown_requested = False  # LSP: exit with 0 only after a `shutdown` request
         self.superseded: weakref.WeakSet[asyncio.Task] = weakref.WeakSet()  # inline requests a newer one replaced
+        self.suggestions = Suggestions()  # per document, the last ghost text answered
         self.board = StatusBoard(self.protocol.notify, self.options.model, self.options.revision or "main")
 
     # --- messages -------------------------------------------------------------------
@@ -77,6 +78,7 @@ class CodellamaServer(LanguageServer):
                 f"invalid setting: {error} (using the default)", lsp.MessageType.Warning, once_key=f"setting:{error}"
             )
         self.options = options
+        self.suggestions.shown.clear()  # made with the settings before
         if load and self.host.wants_reload(options):
             self.start_loading()
 
@@ -137,6 +139,7 @@ class CodellamaServer(LanguageServer):
             **self.board.current.to_json(),
             "error": self.host.error,
             "process": process_figures(self.protocol.requests_in_flight),
+            "inline": self.suggestions.figures(),
         }
         if self.host.model is not None and not self.host.loading:
             status["engine"] = self.host.model.stats()
@@ -162,6 +165,7 @@ class CodellamaServer(LanguageServer):
     # --- documents -------------------------------------------------------------------
     def forget(self, uri: str) -> None:
         self.documents.forget(uri)
+        self.suggestions.forget(uri)
         task = self.inline_tasks.pop(uri, None)
         if task is not None:
             task.cancel()
@@ -225,42 +229,6 @@ class CodellamaServer(LanguageServer):
         await self.host.close()
 
     # --- the two jobs ----------------------------------------------------------------------
-    async def ghost_text(self, uri: str, line: int, character: int) -> str:
-        """Inline completion text, "" when there is nothing to show. A request made while the model loads
-        waits for it; one that a newer request for the same document replaced ends with ""."""
-        try:
-            return await self._ghost_text(uri, line, character)
-        except asyncio.CancelledError:
-            if asyncio.current_task() in self.superseded:
-                return ""
-            raise  # cancelled by the editor: pygls answers RequestCancelled
-
-    async def _ghost_text(self, uri: str, line: int, character: int) -> str:
-        if uri not in self.documents:
-            log.info("inline completion for unknown document %s", uri)
-            return ""
-        doc = self.documents.snapshot(uri)
-        if not self.options.language_enabled(doc.language_id or ""):
-            return ""
-        model = await self.host.get()
-        if model is None:
-            return ""  # the load failed, and said so once
-        if self.documents.version(uri) != doc.version:
-            return ""  # edited while the model loaded: the position is stale
-        try:
-            completion = await complete_inline(model, doc, line, character, self.options, self.other_files(uri))
-            self.shown.discard("oom")
-            self.engine_back()
-            return completion.text
-        except (UnusableDocument, EngineBusyError, EngineClosedError) as e:
-            log.info("no completion: %s", e)
-            return ""
-        except RemoteEngineError as e:
-            self.engine_trouble(e)
-            return ""
-        except torch.OutOfMemoryError as e:
-            raise self.translate_error(e) from None
-
     async def perform_action(self, request: ActionRequest) -> ActionResult:
         """Run a code action on the document as it is now, with cancellable progress; refuse stale results."""
         doc = self.documents.snapshot(request.uri)

@@ -13,6 +13,8 @@ local seen = {
   commands = vim.tbl_keys(vim.api.nvim_get_commands({})),
   status = require("codellama").status(),
   health_defaults = require("codellama.health").defaults,
+  keys = require("codellama.config").defaults.keys,
+  key_actions = require("codellama.config").KEY_ACTIONS,
   handles_status = config.handlers[status.NOTIFICATION] == status.handler,
   texts = vim.tbl_map(status.text, {
     false,

@@ -63,6 +63,40 @@ vim.lsp.util.apply_workspace_edit = function(edit, encoding)
   return apply_workspace_edit(edit, encoding)
 end
 
+--- The ghost text shown in the buffer (without the "(2/3)" hint), nil when none.
+local function ghost_text(bufnr)
+  local ns = api.nvim_get_namespaces()["nvim.lsp.inline_completion"]
+  local marks = ns and api.nvim_buf_get_extmarks(bufnr, ns, 0, -1, { details = true }) or {}
+  if #marks == 0 then
+    return nil
+  end
+  local parts = {}
+  for _, chunk in ipairs(marks[1][4].virt_text or {}) do
+    if chunk[2] == "ComplHint" then
+      table.insert(parts, chunk[1])
+    end
+  end
+  return table.concat(parts)
+end
+
+--- How many inline requests the server has received (its `codellama.status` answer).
+local function server_requests()
+  local client = vim.lsp.get_clients({ name = "codellama" })[1]
+  local reply = client:request_sync("workspace/executeCommand", { command = "codellama.status", arguments = {} }, 5000)
+  return reply.result.inline.requests
+end
+
+--- A new buffer with an empty function body, in insert mode in it, once the suggestion shows.
+local function suggested(name)
+  local bufnr = open(name, { "def add(a, b):", "    ", "" })
+  api.nvim_win_set_cursor(0, { 2, 4 })
+  keys("A")
+  wait_until("ghost text in " .. name, function()
+    return ghost_text(bufnr) == results.ghost_text
+  end)
+  return bufnr
+end
+
 local scenarios = {}
 
 function scenarios.inline()
@@ -101,6 +135,100 @@ function scenarios.inline()
   keys("<Esc>")
   results.inline_lines = lines(bufnr)
   sleep(400) -- let the editor's debounced follow-up request settle before another buffer shows
+end
+
+function scenarios.accept_word()
+  local bufnr = suggested("word.py")
+  keys("<M-Right>")
+  wait_until("the rest of the suggestion after the word", function()
+    return ghost_text(bufnr) == " a + b"
+  end, 10000)
+  results.word_lines, results.ghost_after_word = lines(bufnr), ghost_text(bufnr)
+  keys("<M-Right>")
+  wait_until("the rest after the next word", function()
+    return ghost_text(bufnr) == " + b"
+  end, 10000)
+  results.ghost_after_two_words = ghost_text(bufnr)
+  keys("<Esc>")
+  sleep(400)
+end
+
+function scenarios.accept_line()
+  local bufnr = suggested("line.py")
+  keys("<M-Down>")
+  wait_until("the line", function()
+    return lines(bufnr)[2] ~= "    "
+  end, 10000)
+  results.line_lines = lines(bufnr)
+  keys("<Esc>")
+  sleep(400)
+end
+
+function scenarios.typing()
+  local bufnr = suggested("typed.py")
+  local before = server_requests()
+  for _, key in ipairs({ "r", "e", "t" }) do
+    keys(key)
+    sleep(400) -- longer than the debounce: a request would go now
+  end
+  wait_until("the rest of the suggestion", function()
+    return ghost_text(bufnr) == "urn a + b"
+  end, 10000)
+  results.typed_lines, results.typed_ghost = lines(bufnr), ghost_text(bufnr)
+  results.requests_while_typing = server_requests() - before
+  keys("x") -- diverged: the server is asked again
+  wait_until("a request after diverging", function()
+    return server_requests() > before
+  end, 10000)
+  keys("<Esc>")
+  sleep(400)
+end
+
+function scenarios.debounce()
+  local bufnr = open("wait.py", { "x = 1", "" })
+  local client = vim.lsp.get_clients({ name = "codellama" })[1]
+  local requests, config = require("codellama.requests"), require("codellama.config")
+  requests.attach(client, 60000) -- each request now waits a minute after the last keystroke
+  api.nvim_win_set_cursor(0, { 2, 0 })
+  local before = server_requests()
+  keys("A")
+  for _, key in ipairs({ "y", " ", "=" }) do
+    keys(key)
+    sleep(400) -- Neovim asks after 200 ms; the request waits, then the next key replaces it
+  end
+  results.requests_during_wait = server_requests() - before
+  requests.attach(client, 0)
+  keys(" ")
+  wait_until("the request once nothing waits", function()
+    return server_requests() > before
+  end, 10000)
+  sleep(600)
+  results.requests_after_wait = server_requests() - before
+  results.wait_lines = lines(bufnr)
+  keys("<Esc>")
+  requests.attach(client, config.debounce_ms(require("codellama").options))
+  sleep(400)
+end
+
+function scenarios.cycle()
+  local bufnr = suggested("cycle.py")
+  keys("<M-]>")
+  wait_until("the next candidate", function()
+    return ghost_text(bufnr) ~= results.ghost_text
+  end, 10000)
+  results.cycled = ghost_text(bufnr)
+  keys("<M-[>")
+  wait_until("the first candidate again", function()
+    return ghost_text(bufnr) == results.ghost_text
+  end, 10000)
+  results.cycled_back = ghost_text(bufnr)
+  keys("<Tab>")
+  wait_until("the candidate inserted", function()
+    return lines(bufnr)[2] ~= "    "
+  end, 10000)
+  results.cycle_lines = lines(bufnr)
+  keys("<Esc>")
+  sleep(400)
 end
 
 function scenarios.tab_without_suggestion()
@@ -185,7 +313,9 @@ function scenarios.health()
 end
 
 local function run()
-  for _, name in ipairs({ "inline", "tab_without_suggestion", "code_action", "ask", "explain", "status", "health" }) do
+  local names = { "inline", "accept_word", "accept_line", "typing", "debounce", "cycle" }
+  vim.list_extend(names, { "tab_without_suggestion", "code_action", "ask", "explain", "status", "health" })
+  for _, name in ipairs(names) do
     local ok, err = pcall(scenarios[name])
     if not ok then
       results.errors[name] = tostring(err)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,11 +18,13 @@ from pathlib import Path
 import pytest
 
 from codellama_lsp.server.options import Options
+from tests.editors.two_answers_server import SAMPLED_ANSWER
 from tests.fixtures.known_answer import write_known_answer_checkpoint
 
 HERE = Path(__file__).parent
 KNOWN_ANSWER = "return a + b"
 SERVER = [sys.executable, "-m", "codellama_lsp.server"]
+TWO_ANSWERS_SERVER = [sys.executable, str(HERE / "two_answers_server.py")]  # a second, sampled candidate
 SOURCE = ["import math", "", "", "def add(a, b):", "    ", "", "", "def area(r):", "    return math.pi * r * r"]
 
 pytestmark = pytest.mark.slow
@@ -74,15 +77,15 @@ def seen(nvim, tmp_path_factory) -> dict:
     files, out = tmp_path_factory.mktemp("files"), tmp_path_factory.mktemp("out") / "results.json"
     env = {
         **os.environ,
-        "CODELLAMA_TEST_CMD": json.dumps(SERVER),
-        "CODELLAMA_TEST_SETTINGS": json.dumps({"model": str(model), "device": "cpu"}),
+        "CODELLAMA_TEST_CMD": json.dumps(TWO_ANSWERS_SERVER),
+        "CODELLAMA_TEST_SETTINGS": json.dumps({"model": str(model), "device": "cpu", "inline": {"candidates": 2}}),
         "CODELLAMA_TEST_DIR": str(files),
         "CODELLAMA_TEST_OUT": str(out),
         "XDG_STATE_HOME": str(files / "state"),  # the LSP log stays out of the home folder
     }
     command = [nvim, "--headless", "--clean", "-u", str(HERE / "init.lua"), "-c", f"luafile {HERE / 'scenarios.lua'}"]
     run = subprocess.run(
-        command, check=False, env=env, cwd=files, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=110
+        command, check=False, env=env, cwd=files, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=170
     )
     assert out.exists(), f"Neovim wrote no results (exit {run.returncode}):\n{run.stdout}\n{run.stderr}"
     results = json.loads(out.read_text())
@@ -103,6 +106,43 @@ def test_ghost_text_shows_and_tab_inserts_it(seen):
     assert seen["lines_after_dismiss"] == ["def add(a, b):", "    ", ""]  # <C-]> dropped it
     assert seen["inline_lines"] == ["def add(a, b):", "    return a + b", ""]
     assert seen["position_encoding"] == "utf-16"  # the server's columns are UTF-16 code units
+
+
+def test_accept_word_inserts_a_word_and_the_rest_stays_shown(seen):
+    check(seen, "accept_word")
+    assert seen["word_lines"] == ["def add(a, b):", "    return", ""]
+    assert seen["ghost_after_word"] == " a + b"
+    assert seen["ghost_after_two_words"] == " + b"
+
+
+def test_accept_line_inserts_the_whole_line(seen):
+    check(seen, "accept_line")
+    assert seen["line_lines"] == ["def add(a, b):", "    return a + b", ""]
+
+
+def test_typing_the_suggestion_keeps_it_without_asking_the_server(seen):
+    check(seen, "typing")
+    assert seen["typed_lines"] == ["def add(a, b):", "    ret", ""]
+    assert seen["typed_ghost"] == "urn a + b"
+    assert seen["requests_while_typing"] == 0  # the server received none until the typing diverged
+
+
+def test_a_request_replaced_during_the_debounce_is_never_sent(seen):
+    check(seen, "debounce")
+    assert seen["wait_lines"] == ["x = 1", "y = "]
+    assert seen["requests_during_wait"] == 0  # four requests asked for (entering, three keys), each replaced
+    assert seen["requests_after_wait"] == 1  # only the last keystroke's, once nothing waits
+
+
+def test_next_and_prev_cycle_through_the_candidates(seen):
+    check(seen, "cycle")
+    assert (seen["cycled"], seen["cycled_back"]) == (SAMPLED_ANSWER, KNOWN_ANSWER)
+    assert seen["cycle_lines"] == ["def add(a, b):", "    " + KNOWN_ANSWER, ""]
+
+
+def test_the_plugin_debounce_default_is_the_servers():
+    lua = (HERE.parents[1] / "editors" / "nvim" / "lua" / "codellama" / "config.lua").read_text()
+    assert f"M.DEBOUNCE_MS = {Options().inline.debounce_ms}\n" in lua
 
 
 def test_tab_without_a_suggestion_inserts_a_tab(seen):
@@ -152,6 +192,7 @@ def test_status_command_answers_without_blocking(seen):
     assert lines[0] == "Code Llama: ready", lines
     assert f"model: {seen['model']} (main) on cpu" in lines, lines
     assert "engine: 0 running, 0 waiting" in lines, lines
+    assert any(line.startswith("ghost text: ") and "from the rest of a suggestion" in line for line in lines), lines
     assert any(line.startswith("KV cache:") and "prefix cache reused" in line for line in lines), lines
     assert any(line.startswith("server process:") and line.endswith("MiB resident") for line in lines), lines
 
@@ -204,6 +245,11 @@ def test_plain_lsp_config_works_without_setup(nvim, tmp_path):
         "apiKeyEnv": defaults.api_key_env,
     }  # :checkhealth assumes the server's defaults
     assert config["handles_status"] is True  # lsp/codellama.lua registers the status handler
+    assert sorted(config["keys"]) == sorted(config["key_actions"])
+    docs = [HERE.parents[1] / "editors" / "nvim" / name for name in ("doc/codellama.txt", "README.md")]
+    for doc in docs:  # each key with its default, in the order of KEY_ACTIONS
+        listed = re.findall(r'^\s+(\w+) = "(<[^"]+>)",', doc.read_text(), re.M)
+        assert listed == [(action, config["keys"][action]) for action in config["key_actions"]], doc
     assert config["texts"] == [
         "Code Llama: starting",
         "Code Llama: starting",

@@ -46,6 +46,7 @@ def test_a_bad_value_takes_its_default_and_the_others_still_apply():
         ({"systemPrompt": 3}, "codellama.systemPrompt must be a string, got 3"),
         ({"enabledLanguages": "python"}, "codellama.enabledLanguages must be a list of strings, got 'python'"),
         ({"kvCacheBytes": -1}, "codellama.kvCacheBytes must be an integer >= 0, got -1"),
+        ({"speculative": "yes"}, "codellama.speculative must be true or false, got 'yes'"),
         ({"otherFiles": True}, "codellama.otherFiles must be an integer from 0 to 20, got True"),
         ({"actions": {"topP": 0}}, "codellama.actions.topP must be a number in (0, 1], got 0"),
         ({"actions": {"topK": 2.5}}, "codellama.actions.topK must be an integer >= 0, got 2.5"),
@@ -106,7 +107,7 @@ def test_an_answer_that_leaves_no_room_for_the_prompt_resets_both_values(group):
 
 def test_the_model_key_names_what_reloads_the_model():
     options, _ = parse_options({"model": "demo", "revision": "main", "device": "cpu", "kvCacheBytes": 1 << 20})
-    assert options.model_key() == ("in-process", "demo", "main", "cpu", 1 << 20)
+    assert options.model_key() == ("in-process", "demo", "main", "cpu", 1 << 20, True)  # True: speculative
     shared, _ = parse_options({"model": "demo", "engine": "shared", "engineIdleMinutes": 0.5})
     assert shared.model_key() == ("shared", "demo", None, "auto", 0, 0.5)
     url = "http://gpu-box:8000/v1"

@@ -148,6 +148,9 @@ def test_models_health_and_metrics(known):
         "codellama_kv_blocks_total",
         "codellama_prompt_tokens_total",
         "codellama_prefix_cache_hit_tokens_total",
+        "codellama_draft_tokens_total",
+        "codellama_draft_accepted_tokens_total",
+        "codellama_draft_acceptance_rate",
         "codellama_generation_tokens_total",
         "codellama_http_requests_total",
     ):

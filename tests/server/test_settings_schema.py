@@ -57,7 +57,14 @@ def test_the_settings_are_flattened_with_wire_names_and_group_defaults():
 
 
 # --- package.json ------------------------------------------------------------------------------
-JSON_TYPES = {int: "integer", float: "number", str: "string", str | None: ["string", "null"], NAMES: "array"}
+JSON_TYPES = {
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    str | None: ["string", "null"],
+    NAMES: "array",
+}
 DOCUMENTATION = {"markdownDescription", "description", "scope", "order"}
 
 
@@ -89,7 +96,14 @@ def test_package_json_has_each_setting_type_default_and_bounds(setting):
 
 
 # --- settings.ts -----------------------------------------------------------------------------
-TS_TYPES = {int: "number", float: "number", str: "string", str | None: "string | null", NAMES: "string[]"}
+TS_TYPES = {
+    bool: "boolean",
+    int: "number",
+    float: "number",
+    str: "string",
+    str | None: "string | null",
+    NAMES: "string[]",
+}
 
 
 def ts_interface(name: str) -> dict[str, str]:
@@ -97,11 +111,26 @@ def ts_interface(name: str) -> dict[str, str]:
     return dict(re.findall(r"^\s*(\w+)\??: ([^;]+);", body, re.M))
 
 
+def ts_group(cls: type) -> str:
+    """The TypeScript interface of a group's class: GenerationOptions -> GenerationSettings."""
+    return cls.__name__.replace("Options", "Settings")
+
+
+def ts_keys(group: str) -> list[str]:
+    """The members settings.ts reads for a group: GENERATION_KEYS, and INLINE_KEYS' own for "inline"."""
+    keys = re.findall(r'"(\w+)"', re.search(r"GENERATION_KEYS = \[(.*?)\]", SETTINGS_TS).group(1))
+    if group == "inline":
+        keys += re.findall(
+            r'"(\w+)"', re.search(r"INLINE_KEYS = \[\.\.\.GENERATION_KEYS, (.*?)\]", SETTINGS_TS).group(1)
+        )
+    return keys
+
+
 def test_settings_ts_server_settings_has_each_key_with_its_type():
     expected = {}
     for f in fields(Options):
         hint = HINTS[f.name]
-        expected[wire_name(f.name)] = "GenerationSettings" if is_dataclass(hint) else TS_TYPES[hint]
+        expected[wire_name(f.name)] = ts_group(hint) if is_dataclass(hint) else TS_TYPES[hint]
     assert ts_interface("ServerSettings") == expected
 
 
@@ -109,17 +138,15 @@ def test_settings_ts_server_settings_has_each_key_with_its_type():
 def test_settings_ts_generation_settings_and_keys_match_each_group(group):
     cls = GROUPS[group]
     members = {wire_name(f.name): TS_TYPES[get_type_hints(cls)[f.name]] for f in fields(cls)}
-    assert ts_interface("GenerationSettings") == members
-    keys = re.search(r"GENERATION_KEYS = \[(.*?)\]", SETTINGS_TS).group(1)
-    assert re.findall(r'"(\w+)"', keys) == list(members)
+    assert ts_interface(ts_group(cls)) == members
+    assert ts_keys(group) == list(members)
 
 
 def test_settings_ts_reads_every_setting():
     read = set(re.findall(r'read\("([\w.]+)"\)', SETTINGS_TS))
-    assert "read(`${group}.${key}`)" in SETTINGS_TS  # each group's members, by GENERATION_KEYS
-    members = re.findall(r'"(\w+)"', re.search(r"GENERATION_KEYS = \[(.*?)\]", SETTINGS_TS).group(1))
+    assert "read(`${group}.${key}`)" in SETTINGS_TS  # each group's members, by GENERATION_KEYS / INLINE_KEYS
     for group in re.findall(r'generation\(read, "(\w+)"\)', SETTINGS_TS):
-        read |= {f"{group}.{member}" for member in members}
+        read |= {f"{group}.{member}" for member in ts_keys(group)}
     assert sorted(read) == sorted(NAMES_ON_WIRE)
 
 
@@ -127,6 +154,8 @@ def test_settings_ts_reads_every_setting():
 def lua(value: Any) -> str:
     if value is None:
         return "nil"
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, str):
         return json.dumps(value)
     if isinstance(value, tuple):
@@ -144,6 +173,8 @@ def test_the_neovim_help_lists_each_setting_with_its_default():
 
 
 def markdown(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"`{json.dumps(value)}`"
     if isinstance(value, (int, float)):
         return repr(value)
     return f"`{json.dumps(list(value)) if isinstance(value, tuple) else 'null' if value is None else value}`"

@@ -1,6 +1,7 @@
 // Drives code-server (VS Code in a browser) with Playwright and Debian's chromium:
-// opens a Python file, waits for the model, sees the known-answer ghost text, accepts it
-// with Tab, runs the Refactor code action and checks the edit on disk.
+// opens a Python file, waits for the model, sees the known-answer ghost text, accepts its
+// first word with Ctrl+Right (the rest stays shown) and the rest with Tab, runs the Refactor
+// code action and checks the edit on disk.
 // Env: E2E_URL (workbench URL with ?folder=), E2E_FILE (the Python file), E2E_OUT (screenshots),
 // UPDATE_SCREENSHOTS=1 (also copy the ghost-text screenshot to editors/vscode/screenshot.png).
 import { createRequire } from "node:module";
@@ -97,6 +98,14 @@ try {
     copyFileSync(join(out, "ghost-text.png"), committed);
     log(`wrote ${committed}`);
   }
+
+  // Ctrl+Right is VS Code's acceptNextWord: it inserts "return" and the rest stays shown.
+  await page.keyboard.press("Control+ArrowRight");
+  const rest = await waitFor("the rest of the ghost text", async () => {
+    const t = await ghostText();
+    return t.trim() === "a + b" ? t : "";
+  }, 10_000);
+  log(`after Ctrl+Right, ghost text: ${JSON.stringify(rest)}`);
 
   await page.keyboard.press("Tab");
   await page.waitForTimeout(300);

@@ -13,6 +13,17 @@ export interface GenerationSettings {
   repetitionPenalty?: number;
 }
 
+/** Ghost text: its sampling, the candidates per request, and the wait before asking. */
+export interface InlineSettings {
+  maxNewTokens?: number;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  repetitionPenalty?: number;
+  candidates?: number;
+  debounceMs?: number;
+}
+
 /** The server's `codellama` section. Absent keys take the server's defaults. */
 export interface ServerSettings {
   model?: string;
@@ -26,7 +37,8 @@ export interface ServerSettings {
   enabledLanguages?: string[];
   otherFiles?: number;
   kvCacheBytes?: number;
-  inline?: GenerationSettings;
+  speculative?: boolean;
+  inline?: InlineSettings;
   actions?: GenerationSettings;
 }
 
@@ -40,6 +52,7 @@ export const CLIENT_ONLY_KEYS: readonly string[] = ["serverCommand"];
 export const RESTART_KEYS: readonly string[] = ["serverCommand"];
 
 const GENERATION_KEYS = ["maxNewTokens", "temperature", "topP", "topK", "repetitionPenalty"] as const;
+const INLINE_KEYS = [...GENERATION_KEYS, "candidates", "debounceMs"] as const;
 
 function text(value: unknown): string | undefined {
   if (typeof value !== "string") return undefined;
@@ -51,9 +64,9 @@ function number(value: unknown): number | undefined {
   return typeof value === "number" && Number.isFinite(value) ? value : undefined;
 }
 
-function generation(read: SettingReader, group: "inline" | "actions"): GenerationSettings | undefined {
-  const out: GenerationSettings = {};
-  for (const key of GENERATION_KEYS) {
+function generation(read: SettingReader, group: "inline" | "actions"): InlineSettings | undefined {
+  const out: InlineSettings = {};
+  for (const key of group === "inline" ? INLINE_KEYS : GENERATION_KEYS) {
     const value = number(read(`${group}.${key}`));
     if (value !== undefined) out[key] = value;
   }
@@ -89,6 +102,8 @@ export function serverSettings(read: SettingReader): ServerSettings {
   if (otherFiles !== undefined) settings.otherFiles = otherFiles;
   const kvCacheBytes = number(read("kvCacheBytes"));
   if (kvCacheBytes !== undefined) settings.kvCacheBytes = kvCacheBytes;
+  const speculative = read("speculative");
+  if (typeof speculative === "boolean") settings.speculative = speculative;
   const inline = generation(read, "inline");
   if (inline !== undefined) settings.inline = inline;
   const actions = generation(read, "actions");

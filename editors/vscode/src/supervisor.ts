@@ -16,6 +16,7 @@ import {
   type ProgressToken,
 } from "vscode-languageclient/node";
 import { NO_CRASHES, onCrash, type CrashHistory } from "./backoff";
+import { debounceMs, settle } from "./debounce";
 import { workEvent } from "./progress";
 import { describeCommand, type ServerCommand } from "./serverCommand";
 import { serverSettings, settingsPayload, type SettingReader } from "./settings";
@@ -136,6 +137,12 @@ export class Supervisor implements vscode.Disposable {
         },
       },
       middleware: {
+        // wait codellama.inline.debounceMs after the last keystroke; VS Code cancels a request it replaces
+        provideInlineCompletionItems: async (document, position, context, token, next) => {
+          const invoked = context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke;
+          if (!invoked && !(await settle(debounceMs(readSettings()("inline.debounceMs")), token))) return null;
+          return next(document, position, context, token);
+        },
         handleWorkDoneProgress: (token, params, next) => {
           const event = workEvent(token, params);
           if (current() && event !== undefined) this.deps.status(event);

@@ -119,6 +119,11 @@ local function figures(answer)
       table.insert(lines, kv:format(e.kvBlocksUsed, e.kvBlocks, e.kvBlocksCached, reused))
     end
   end
+  local g = answer.inline
+  if type(g) == "table" and type(g.requests) == "number" then
+    local line = "ghost text: %d requests, %d answered by the model, %d from the rest of a suggestion"
+    table.insert(lines, line:format(g.requests, g.modelRuns, g.fromRemainder))
+  end
   local p = answer.process
   if type(p) == "table" then
     table.insert(lines, ("server process: %s tasks, %s resident"):format(p.tasks or "?", mib(p.rssBytes)))

@@ -13,13 +13,22 @@ M.defaults = {
   --- Ghost text (Neovim 0.12) or completion items (Neovim 0.11) in attached buffers.
   inline = true,
   --- Insert-mode keys; false disables one.
-  keymaps = {
+  keys = {
     accept = "<Tab>",
+    accept_word = "<M-Right>",
+    accept_line = "<M-Down>",
     next = "<M-]>",
     prev = "<M-[>",
     dismiss = "<C-]>",
   },
 }
+
+--- The key actions, in the order the docs list them.
+M.KEY_ACTIONS = { "accept", "accept_word", "accept_line", "next", "prev", "dismiss" }
+
+--- How long a ghost-text request waits after the last keystroke when the settings do not say
+--- (the server's default of `inline.debounceMs`, server/options.py).
+M.DEBOUNCE_MS = 250
 
 local function key_or_false(v)
   return v == false or type(v) == "string"
@@ -36,20 +45,38 @@ function M.resolve(opts)
   vim.validate("opts.filetypes", opts.filetypes, "table", true)
   vim.validate("opts.root_markers", opts.root_markers, "table", true)
   vim.validate("opts.inline", opts.inline, "boolean", true)
-  vim.validate("opts.keymaps", opts.keymaps, { "table", "boolean" }, true)
-  if type(opts.keymaps) == "table" then
-    for _, name in ipairs({ "accept", "next", "prev", "dismiss" }) do
-      vim.validate("opts.keymaps." .. name, opts.keymaps[name], key_or_false, true, "a key string or false")
+  if opts.keymaps ~= nil then -- the option's earlier name
+    opts = vim.deepcopy(opts)
+    if opts.keys == nil then
+      opts.keys = opts.keymaps
+    end
+    opts.keymaps = nil
+  end
+  vim.validate("opts.keys", opts.keys, { "table", "boolean" }, true)
+  if type(opts.keys) == "table" then
+    for _, name in ipairs(M.KEY_ACTIONS) do
+      vim.validate("opts.keys." .. name, opts.keys[name], key_or_false, true, "a key string or false")
     end
   end
   local resolved = vim.tbl_deep_extend("force", vim.deepcopy(M.defaults), opts)
-  if opts.keymaps == false then
-    resolved.keymaps = { accept = false, next = false, prev = false, dismiss = false }
+  if opts.keys == false then
+    resolved.keys = {}
+    for _, name in ipairs(M.KEY_ACTIONS) do
+      resolved.keys[name] = false
+    end
   end
   if opts.cmd then
     resolved.cmd = opts.cmd -- a list replaces the default, never merges into it
   end
   return resolved
+end
+
+--- The `inline.debounceMs` setting, else the server's default.
+---@param opts table resolved options
+---@return integer
+function M.debounce_ms(opts)
+  local ms = vim.tbl_get(opts.settings, "inline", "debounceMs")
+  return type(ms) == "number" and ms >= 0 and ms or M.DEBOUNCE_MS
 end
 
 --- The settings table as the server wants it: a JSON object, never an empty array.
