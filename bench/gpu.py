@@ -31,11 +31,8 @@ from codellama_lsp.engine import QuantConfig, SamplingParams, load_model
 from codellama_lsp.engine.kernels import KERNEL_CHOICES, kernel_factory
 from codellama_lsp.engine.kv_cache import bytes_per_token
 from codellama_lsp.engine.quant import QuantLinear, TorchKernel
-from codellama_lsp.engine.synthetic import RandomWeights, SyntheticSpec, write_config
+from codellama_lsp.engine.synthetic import CODELLAMA_70B, RandomWeights, SyntheticSpec, write_config
 
-CODELLAMA_70B = SyntheticSpec(
-    vocab_size=32016, dim=8192, n_layers=80, n_heads=64, n_kv_heads=8, intermediate_size=28672
-)
 SMALL = SyntheticSpec(vocab_size=32016, dim=1024, n_layers=80, n_heads=8, n_kv_heads=1, intermediate_size=3584)
 VARIANTS = ("4:-1", "4:128", "4:32", "3:128")
 ROW = "BENCH_ROW "  # a child's result line

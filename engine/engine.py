@@ -19,10 +19,10 @@ import torch
 from .block_manager import BlockManager
 from .config import ModelArgs, ServingConfig
 from .decode_graphs import DecodeGraphs
-from .kv_cache import PagedKVCache, kv_cache_blocks
-from .kv_cache import available_memory as measure_free_memory
+from .kv_cache import PagedKVCache, kv_cache_blocks, kv_memory, split_layer_devices
 from .model import Transformer
 from .model_runner import ModelRunner
+from .placement import Placement
 from .sampler import SamplingParams, make_generator
 from .scheduler import Scheduler
 from .sequence import Finish, Priority, Sequence
@@ -47,20 +47,26 @@ class Model:
         source: str,
         serving: ServingConfig = ServingConfig(),
         available_memory: int | None = None,  # bytes free for the KV cache; measured when None
+        placement: Placement | None = None,  # where each layer lives when split across devices
     ):
         self.transformer = transformer
         self.tokenizer = tokenizer
         self.eos_token_ids = eos_token_ids
         self.device, self.dtype, self.source, self.serving = device, dtype, source, serving
+        self.placement = placement
+        kv_devices = split_layer_devices(transformer) or device
         if available_memory is None:
-            available_memory = measure_free_memory(device)
+            available_memory = kv_memory(transformer, device)
         num_blocks = kv_cache_blocks(self.args, dtype, device, serving, available_memory) - 1  # the last: scratch
-        self.kv_cache = PagedKVCache(self.args, num_blocks + 1, serving.block_size, device, dtype)
+        if placement is not None:
+            self.placement = placement.with_kv_blocks(num_blocks + 1)
+        self.kv_cache = PagedKVCache(self.args, num_blocks + 1, serving.block_size, kv_devices, dtype)
         self.blocks = BlockManager(num_blocks, serving.block_size)
         drafts = serving.draft_tokens if serving.speculative else 0
         self.scheduler = Scheduler(self.blocks, serving.max_batch, serving.step_tokens, serving.max_waiting, drafts)
         graphs = None
-        if serving.decode_graphs == "on" or (serving.decode_graphs == "auto" and device.type == "cuda"):
+        wanted = serving.decode_graphs == "on" or (serving.decode_graphs == "auto" and device.type == "cuda")
+        if wanted and transformer.split is None:  # a split model decodes eagerly, segment by segment
             graphs = DecodeGraphs(transformer, self.kv_cache, num_blocks, device, capture=device.type == "cuda")
         self.runner = ModelRunner(transformer, self.kv_cache, device, graphs=graphs)
         self.loop = StepLoop(self.scheduler, self.runner)
@@ -74,7 +80,12 @@ class Model:
         """Requests waiting or running in the engine now."""
         return len(self.scheduler.waiting) + len(self.scheduler.running)
 
-    def stats(self) -> dict[str, int | float]:
+    @property
+    def device_label(self) -> str:
+        """Where the model runs: "cuda:0", or each device of a split ("cuda:0,cuda:1")."""
+        return ",".join(self.placement.devices) if self.placement else str(self.device)
+
+    def stats(self) -> dict[str, int | float | str]:
         """The engine's state now: requests, KV blocks, how much prompt the prefix cache saved, and how many
         drafted tokens were verified (`draftSteps`: sequence-steps with a draft) and accepted."""
         blocks, s = self.blocks, self.scheduler
@@ -92,6 +103,7 @@ class Model:
             "acceptedTokens": s.accepted,
             "draftSteps": s.verified,
             "acceptanceRate": s.accepted / s.drafted if s.drafted else 0.0,
+            "placement": self.placement.describe() if self.placement else f"{self.device}: the whole model",
         }
 
     def close(self) -> None:
@@ -99,7 +111,7 @@ class Model:
         the CUDA graphs. Idempotent; the model refuses new requests afterwards. Also `with load_model(...)`."""
         self.loop.close()
         self.runner.graphs = None
-        if self.device.type == "cuda":
+        if torch.cuda.is_available():
             torch.cuda.empty_cache()
 
     @property
@@ -115,7 +127,7 @@ class Model:
     def __repr__(self) -> str:
         a = self.args
         shape = f"layers={a.n_layers}, dim={a.dim}, vocab={a.vocab_size}"
-        return f"Model({self.source!r}, {shape}, device={self.device}, dtype={self.dtype})"
+        return f"Model({self.source!r}, {shape}, device={self.device_label}, dtype={self.dtype})"
 
     def encode_chat(self, messages: Messages) -> list[int]:
         return encode_chat(self.tokenizer, messages)
@@ -149,7 +161,7 @@ class Model:
             params,
             Priority.parse(priority),
             frozenset(self.eos_token_ids),
-            make_generator(params, self.device),
+            make_generator(params, self.transformer.norm.weight.device),  # where the logits are
             emit,
         )
         if params.max_new_tokens == 0:

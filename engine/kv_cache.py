@@ -9,18 +9,33 @@ import torch
 from .config import ModelArgs, ServingConfig
 
 
+def bytes_per_token_layer(args: ModelArgs, dtype: torch.dtype) -> int:
+    """Keys + values of one position in one layer."""
+    return 2 * args.n_kv_heads * args.head_dim * dtype.itemsize
+
+
 def bytes_per_token(args: ModelArgs, dtype: torch.dtype) -> int:
     """Keys + values of one position over all layers."""
-    return 2 * args.n_layers * args.n_kv_heads * args.head_dim * torch.empty((), dtype=dtype).element_size()
+    return args.n_layers * bytes_per_token_layer(args, dtype)
 
 
 class PagedKVCache:
-    def __init__(self, args: ModelArgs, num_blocks: int, block_size: int, device: torch.device, dtype: torch.dtype):
+    """`device`: one for all layers, or each layer's (a split model: one pool per device, the same block ids)."""
+
+    def __init__(
+        self,
+        args: ModelArgs,
+        num_blocks: int,
+        block_size: int,
+        device: torch.device | list[torch.device],
+        dtype: torch.dtype,
+    ):
         self.num_blocks, self.block_size = num_blocks, block_size
         shape = (num_blocks * block_size, args.n_kv_heads, args.head_dim)  # [slots, KVH, D]
+        devices = device if isinstance(device, list) else [device] * args.n_layers
         # zeros, not empty: padded attention reads unwritten slots, and 0 * NaN would poison the output
-        self.keys = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(args.n_layers)]
-        self.values = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(args.n_layers)]
+        self.keys = [torch.zeros(shape, device=d, dtype=dtype) for d in devices]
+        self.values = [torch.zeros(shape, device=d, dtype=dtype) for d in devices]
 
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in self.keys + self.values)
@@ -43,6 +58,24 @@ def available_memory(device: torch.device) -> int:
         return int(info["MemAvailable"].split()[0]) * 1024
     except (OSError, KeyError, ValueError):
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+
+
+def split_layer_devices(transformer) -> list[torch.device] | None:
+    """Each layer's device in a split model (its KV lives there too); None for one device."""
+    if transformer.split is None:
+        return None
+    return [device for device, layers in transformer.split for _ in layers]
+
+
+def kv_memory(transformer, device: torch.device) -> int:
+    """Bytes free for the whole KV cache, as if on one device: a split is held back by the device whose
+    free memory is least per layer it holds (host memory is one pool, however many CPU 'devices')."""
+    layers = split_layer_devices(transformer)
+    gpus = {d for d in layers or [] if d.type == "cuda"}
+    if not gpus:
+        return available_memory(device)
+    n = transformer.args.n_layers
+    return min(available_memory(d) * n // layers.count(d) for d in gpus)
 
 
 def kv_cache_blocks(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -19,26 +20,19 @@ from .config import (
     read_json,
 )
 from .dense import Dense
+from .devices import parse_devices, place
 from .engine import Model
 from .errors import CheckpointError, EngineError
 from .hub import Progress, resolve_source
 from .kernels import check_or_fall_back, kernel_factory
 from .kv_cache import available_memory
-from .model import Transformer, rope_inverse_frequencies
-from .quant import QuantLinear, default_g_idx, expected_shapes
+from .model import LINEARS, Transformer, rope_inverse_frequencies
+from .placement import Footprint, GiB, Placement
+from .quant import PACKED_DTYPES, GPTQKernel, QuantLinear, default_g_idx, expected_shapes
 from .tokenizer import load_tokenizer
 
 log = logging.getLogger(__name__)
 
-LINEARS = (
-    "self_attn.q_proj",
-    "self_attn.k_proj",
-    "self_attn.v_proj",
-    "self_attn.o_proj",
-    "mlp.gate_proj",
-    "mlp.up_proj",
-    "mlp.down_proj",
-)
 DTYPES = {
     "float32": torch.float32,
     "fp32": torch.float32,
@@ -48,21 +42,6 @@ DTYPES = {
     "bfloat16": torch.bfloat16,
     "bf16": torch.bfloat16,
 }
-
-
-def parse_device(device: str | torch.device) -> torch.device:
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise EngineError(f"unknown device {device!r}; use 'cpu', 'cuda' or 'cuda:N'") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise EngineError(f"device {device!r} requested but no CUDA GPU is visible to torch")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise EngineError(f"device {device!r} does not exist ({torch.cuda.device_count()} GPU(s) visible)")
-    elif dev.type != "cpu":
-        raise EngineError(f"device type {dev.type!r} is not supported; use 'cpu' or 'cuda'")
-    return dev
 
 
 def parse_dtype(dtype: str | torch.dtype | None, device: torch.device, args: ModelArgs) -> torch.dtype:
@@ -86,11 +65,21 @@ class _Loader:
         device: torch.device,
         dtype: torch.dtype,
         kernel: str = "auto",
+        plan: Placement | None = None,
     ):
-        self.ckpt, self.args, self.quant, self.device, self.dtype = ckpt, args, quant, device, dtype
-        self.make_kernel = kernel_factory(kernel, device)
-        # Dequantized weights are cached while they fit in half of the memory free now.
-        self.cache_budget = available_memory(device) // 2
+        self.ckpt, self.args, self.quant, self.dtype, self.kernel, self.plan = ckpt, args, quant, dtype, kernel, plan
+        self.kernels: dict[torch.device, Callable[[bool], GPTQKernel]] = {}
+        self.budgets: dict[torch.device, int] = {}
+        self.use(device)
+
+    def use(self, device: torch.device) -> None:
+        """Load the next tensors onto `device`."""
+        self.device = device
+        if device not in self.kernels:
+            self.kernels[device] = kernel_factory(self.kernel, device)
+            # Dequantized weights are cached while they fit in half of the memory free now (a plan counts none).
+            self.budgets[device] = 0 if self.plan and device.type == "cuda" else available_memory(device) // 2
+        self.make_kernel = self.kernels[device]
 
     def tensor(self, name: str, shape: tuple[int, ...], dtype: torch.dtype | None = None) -> torch.Tensor:
         t = self.ckpt.expect(name, shape, self.device)
@@ -113,7 +102,7 @@ class _Loader:
             raise CheckpointError(f"{prefix}: GPTQ needs in/out features that are multiples of 32, got {k}x{n}")
         g_name = f"{prefix}.g_idx"
         g_idx = (
-            self.tensor(g_name, shapes["g_idx"], torch.int32)
+            self.tensor(g_name, shapes["g_idx"], PACKED_DTYPES["g_idx"])
             if self.ckpt.has(g_name)
             else default_g_idx(quant, k).to(self.device)
         )
@@ -124,12 +113,12 @@ class _Loader:
                 str(self.ckpt.tensor_file.get(g_name, self.ckpt.folder)),
             )
         dequantized_bytes = k * n * torch.finfo(self.dtype).bits // 8
-        cache = dequantized_bytes <= self.cache_budget
-        self.cache_budget -= dequantized_bytes if cache else 0
+        cache = dequantized_bytes <= self.budgets[self.device]
+        self.budgets[self.device] -= dequantized_bytes if cache else 0
         return QuantLinear(
             quant,
-            qweight=self.tensor(f"{prefix}.qweight", shapes["qweight"], torch.int32),
-            qzeros=self.tensor(f"{prefix}.qzeros", shapes["qzeros"], torch.int32),
+            qweight=self.tensor(f"{prefix}.qweight", shapes["qweight"], PACKED_DTYPES["qweight"]),
+            qzeros=self.tensor(f"{prefix}.qzeros", shapes["qzeros"], PACKED_DTYPES["qzeros"]),
             scales=self.tensor(f"{prefix}.scales", shapes["scales"]),
             g_idx=g_idx,
             bias=bias,
@@ -141,12 +130,17 @@ class _Loader:
         module.weight = nn.Parameter(self.tensor(name, (self.args.dim,), self.dtype), requires_grad=False)
 
     def build(self, progress: Progress | None) -> Transformer:
-        a = self.args
+        a, plan = self.args, self.plan
+        devices = [torch.device(d) for d in plan.layer_devices()] if plan else [self.device] * a.n_layers
+        first, last = (torch.device(plan.parts[0].device), torch.device(plan.parts[-1].device)) if plan else (None,) * 2
         with torch.device("meta"):
             model = Transformer(a)
+        self.use(first or self.device)
         embed = self.tensor("model.embed_tokens.weight", (a.vocab_size, a.dim), self.dtype)
         model.embed_tokens.weight = nn.Parameter(embed, requires_grad=False)
+        model.inv_freq = rope_inverse_frequencies(a).to(self.device)
         for i, block in enumerate(model.layers):
+            self.use(devices[i])
             prefix = f"model.layers.{i}"
             self.norm(block.input_layernorm, f"{prefix}.input_layernorm.weight")
             self.norm(block.post_attention_layernorm, f"{prefix}.post_attention_layernorm.weight")
@@ -155,13 +149,17 @@ class _Loader:
                 owner = getattr(block, parent)
                 setattr(owner, name, self.linear(f"{prefix}.{path}", getattr(owner, name)))
             if progress:
-                progress(f"Loading layer {i + 1}/{a.n_layers}", (i + 1) / a.n_layers)
+                where = f" on {self.device}" if plan else ""
+                progress(f"Loading layer {i + 1}/{a.n_layers}{where}", (i + 1) / a.n_layers)
+        self.use(last or self.device)
         self.norm(model.norm, "model.norm.weight")
         if a.tie_word_embeddings and not self.ckpt.has("lm_head.weight"):
-            model.lm_head = Dense(model.embed_tokens.weight, keep_rows_layout=self.device.type == "cpu")
+            tied = model.embed_tokens.weight.to(self.device)
+            model.lm_head = Dense(tied, keep_rows_layout=self.device.type == "cpu")
         else:
             model.lm_head = self.linear("lm_head", model.lm_head)
-        model.inv_freq = rope_inverse_frequencies(a).to(self.device)
+        if plan:
+            model.split = [(torch.device(p.device), p.layers) for p in plan.parts if p.layers]
         return model.eval()
 
 
@@ -181,39 +179,67 @@ def eos_ids(folder: Path, args: ModelArgs, tokenizer) -> set[int]:
     return {int(i) for i in ids}
 
 
+DEFAULT_DEVICE = "auto"  # one GPU if the model and its context fit, else the fewest that do; the CPU without one
+
+
 def load_model(
     source: str | os.PathLike,
     revision: str | None = None,
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = None,
     dtype: str | torch.dtype | None = None,
     progress: Progress | None = None,
     kernel: str = "auto",
     checkpoint: Checkpoint | None = None,
     serving: ServingConfig = ServingConfig(),
+    gpu_split: list[float] | None = None,
+    context_tokens: int | None = None,
 ) -> Model:
     """Load a GPTQ or fp16/bf16 Llama checkpoint from a folder, a hub id, or "demo".
 
+    device: "auto" (None: DEFAULT_DEVICE), "cpu", "cuda", "cuda:N", or a list such as "cuda:0,cuda:1"
+    whose devices each take a run of layers (with their KV cache), in proportion to their free memory.
+    gpu_split: GB of weights for each listed device, in order (the last takes what is left).
+    context_tokens: tokens of KV cache a split plan must leave at least (default: the model's context).
     kernel: GPTQ kernel, "auto" (Triton on CUDA when it imports, else torch), "triton" or "torch".
     checkpoint: read tensors from this instead of the folder's safetensors (the folder still
     gives config and tokenizer; benchmarks pass random weights made on the device).
     serving: batching and KV-cache budget (`ServingConfig`).
     """
-    dev = parse_device(device)
+    device = DEFAULT_DEVICE if device is None else device
+    parse_devices(device)  # a bad device fails before any download
     folder = resolve_source(source, revision, progress)
     cfg = read_json(folder / "config.json")
     args = parse_model_args(cfg, str(folder / "config.json"))
     quant = parse_quant_config(folder, cfg)
-    compute_dtype = parse_dtype(dtype, dev, args)
+    first, _ = parse_devices(device)
+    compute_dtype = parse_dtype(dtype, first[0], args)
+    footprint = Footprint(args, quant, compute_dtype)
+    dev, plan = place(device, footprint, context_tokens or args.max_seq_len, serving.block_size, gpu_split)
+    if plan is not None:
+        log.info("placement of %s: %s", source, plan.describe())
+        if progress:
+            progress(f"Placement: {plan.describe()}", 0.0)
     ckpt = checkpoint if checkpoint is not None else Checkpoint(folder)
     log.info("loading %s (%s) on %s as %s", folder, quant or "unquantized", dev, compute_dtype)
+    loader = _Loader(ckpt, args, quant, dev, compute_dtype, kernel, plan)
     try:
-        transformer = _Loader(ckpt, args, quant, dev, compute_dtype, kernel).build(progress)
+        transformer = loader.build(progress)
     except torch.OutOfMemoryError:
-        raise EngineError(
-            f"out of memory loading {source} on {dev}; try a smaller branch (3-bit) or another GPU"
-        ) from None
+        raise EngineError(out_of_memory(str(source), loader.device, footprint, plan)) from None
     finally:
         ckpt.close()
     check_or_fall_back(transformer, kernel)
     tokenizer = load_tokenizer(folder)
-    return Model(transformer, tokenizer, eos_ids(folder, args, tokenizer), dev, compute_dtype, str(source), serving)
+    eos = eos_ids(folder, args, tokenizer)
+    return Model(transformer, tokenizer, eos, dev, compute_dtype, str(source), serving, placement=plan)
+
+
+def out_of_memory(source: str, device: torch.device, footprint: Footprint, plan: Placement | None) -> str:
+    """Names the device that ran out and what the load needed there."""
+    part = next((p for p in plan.parts if p.device == str(device)), None) if plan else None
+    needed = part.weight_bytes if part else footprint.weights
+    return (
+        f"out of memory loading {source} on {device}: its weights there need {needed / GiB:.1f} GB"
+        + (f" and its KV cache {part.kv_bytes / GiB:.1f} GB" if part else "")
+        + "; try a smaller branch (3-bit), another GPU (device 'cuda:0,cuda:1'), or a remote engine"
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from contextlib import nullcontext
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +18,15 @@ from torch import nn
 from .attention import CausalAttention
 from .config import ModelArgs, RopeScaling
 
+LINEARS = (  # a block's linear layers, by checkpoint name
+    "self_attn.q_proj",
+    "self_attn.k_proj",
+    "self_attn.v_proj",
+    "self_attn.o_proj",
+    "mlp.gate_proj",
+    "mlp.up_proj",
+    "mlp.down_proj",
+)
 Attend = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]  # (layer, q, k, v) -> out
 
 
@@ -123,6 +133,7 @@ class Transformer(nn.Module):
         self.norm = RMSNorm(args.dim, args.norm_eps)
         self.lm_head = nn.Linear(args.dim, args.vocab_size, bias=False)
         self.register_buffer("inv_freq", rope_inverse_frequencies(args), persistent=False)
+        self.split: list[tuple[torch.device, range]] | None = None  # segments (device, layers) of a split model
 
     def forward(
         self,
@@ -138,8 +149,30 @@ class Transformer(nn.Module):
         x = self.embed_tokens(tokens)  # [T, dim]
         cos, sin = rope_cos_sin(self.inv_freq, positions, x.dtype)
         attend = attend or CausalAttention()
-        for block in self.layers:
-            x = block(x, cos, sin, attend)
+        if self.split is None:
+            for block in self.layers:
+                x = block(x, cos, sin, attend)
+            if logit_rows is not None:
+                x = x[logit_rows]  # [R, dim]
+            return self.lm_head(self.norm(x)).float()
+        for device, layers in self.split:  # the hidden state hops to each segment's device
+            x, cos, sin = hop(x, device), hop(cos, device), hop(sin, device)
+            with on(device):
+                for i in layers:
+                    x = self.layers[i](x, cos, sin, attend)
+        head = self.norm.weight.device
+        x = hop(x, head)
         if logit_rows is not None:
-            x = x[logit_rows]  # [R, dim]
-        return self.lm_head(self.norm(x)).float()
+            x = x[logit_rows.to(head)]  # [R, dim]
+        with on(head):
+            return self.lm_head(self.norm(x)).float()
+
+
+def hop(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A copy of `t` on `device` at a segment boundary, queued behind the work that made it."""
+    return t.to(device, non_blocking=True, copy=True)
+
+
+def on(device: torch.device):
+    """Makes `device` current, so kernels (Triton's too) launch where their tensors are."""
+    return torch.cuda.device(device) if device.type == "cuda" else nullcontext()

@@ -13,8 +13,8 @@ import torch
 from .attention import PagedAttention, Segment
 from .decode_graphs import DecodeGraphs
 from .kernels import PAGED_DECODE, resolve_kernel
-from .kv_cache import PagedKVCache
-from .model import Transformer
+from .kv_cache import PagedKVCache, split_layer_devices
+from .model import Attend, Transformer
 from .sampler import sample
 from .scheduler import Sampled, Step
 from .sequence import Sequence
@@ -32,6 +32,9 @@ class ModelRunner:
     ):
         self.transformer, self.cache, self.device = transformer, cache, device
         self.paged_decode = resolve_kernel(decode_kernel, device, PAGED_DECODE)  # None: decode attention in torch
+        self.layer_devices = split_layer_devices(transformer)  # a split model attends on each layer's device
+        if self.layer_devices:
+            self.decode_kernels = {d: resolve_kernel(decode_kernel, d, PAGED_DECODE) for d in set(self.layer_devices)}
         self.graphs = graphs  # decode-only steps replay from these when given
 
     def run(self, step: Step) -> Sampled:
@@ -87,10 +90,18 @@ class ModelRunner:
                 rows += range(len(tokens) - 1 - len(seq.draft), len(tokens))
                 finishing.append(seq)
         as_tensor = lambda values: torch.tensor(values, dtype=torch.long, device=self.device)  # noqa: E731
-        attend = PagedAttention(self.cache, segments, self.device, self.paged_decode)
+        attend = self.attention(segments)
         with torch.inference_mode():
             logits = self.transformer(as_tensor(tokens), as_tensor(positions), attend, as_tensor(rows))
         return finishing, logits
+
+    def attention(self, segments: list[Segment]) -> Attend:
+        """Paged attention for the step: one for the device, or one per device of a split model, each
+        with the same block tables and its own pool (the KV of the layers on that device)."""
+        if self.layer_devices is None:
+            return PagedAttention(self.cache, segments, self.device, self.paged_decode)
+        on_device = {d: PagedAttention(self.cache, segments, d, k) for d, k in self.decode_kernels.items()}
+        return lambda layer, q, k, v: on_device[self.layer_devices[layer]](layer, q, k, v)
 
     @staticmethod
     def sample(seqs: list[Sequence], logits: torch.Tensor) -> list[int]:

@@ -7,6 +7,7 @@ runs anywhere (dequantize, then matmul). Faster kernels implement the same `GPTQ
 
 from __future__ import annotations
 
+import math
 from typing import Protocol
 
 import torch
@@ -111,6 +112,15 @@ def expected_shapes(quant: QuantConfig, in_features: int, out_features: int) -> 
         "scales": (groups, out_features),
         "g_idx": (in_features,),
     }
+
+
+PACKED_DTYPES = {"qweight": torch.int32, "qzeros": torch.int32, "scales": torch.float16, "g_idx": torch.int32}
+
+
+def packed_bytes(quant: QuantConfig, in_features: int, out_features: int) -> int:
+    """Bytes of one GPTQ linear's tensors as loaded (without bias)."""
+    shapes = expected_shapes(quant, in_features, out_features)
+    return sum(math.prod(shape) * PACKED_DTYPES[name].itemsize for name, shape in shapes.items())
 
 
 def default_g_idx(quant: QuantConfig, in_features: int) -> torch.Tensor:

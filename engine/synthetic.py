@@ -66,6 +66,12 @@ class SyntheticSpec:
         }
 
 
+# CodeLlama-70B's shapes (the model card's config.json)
+CODELLAMA_70B = SyntheticSpec(
+    vocab_size=32016, dim=8192, n_layers=80, n_heads=64, n_kv_heads=8, intermediate_size=28672
+)
+
+
 def random_gptq_linear(
     k: int, n: int, quant: QuantConfig, gen: torch.Generator, bias: bool
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
