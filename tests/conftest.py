@@ -19,6 +19,15 @@ TOKENIZER_DIR = FIXTURES / "codellama-70b-instruct-tokenizer"
 SEED_LAYOUTS = [(4, -1), (4, 128), (4, 32), (3, -1), (3, 128), (3, 32)]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cpu_unless_asked():
+    """Tests compare with float32 references: a model loaded without a device stays on the CPU (rather than
+    "auto", which picks a GPU when there is one)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("codellama_lsp.engine.loader.DEFAULT_DEVICE", "cpu")
+        yield
+
+
 def add_tokenizer(folder: Path) -> Path:
     for f in tokenizer_files().iterdir():
         if f.suffix == ".json":
