@@ -17,7 +17,9 @@ from .serve_command import add_serve_parser
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=Options.model, help="hub id, local folder, or 'demo' (SmolLM2-135M, CPU)")
     p.add_argument("--revision", default=None, help="hub branch, e.g. gptq-4bit-128g-actorder_True (default: main)")
-    p.add_argument("--device", default=Options.device, help="auto, cpu, cuda or cuda:N (default: cuda if available)")
+    p.add_argument(
+        "--device", default=Options.device, help="auto, cpu, cuda, cuda:N or a list: cuda:0,cuda:1 (default: auto)"
+    )
     p.add_argument(
         "--context-tokens",
         type=int,

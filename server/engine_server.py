@@ -34,6 +34,7 @@ class ServeConfig:
     model: str
     revision: str | None = None
     device: str = "auto"
+    gpu_split: str = ""  # GB of weights per listed device, "20,24"; empty: planned from free memory
     host: str = "127.0.0.1"
     port: int = 8000
     socket: Path | None = None
@@ -88,7 +89,8 @@ async def _serve(config: ServeConfig, api_key: str | None, sock: socket.socket, 
     serving = ServingConfig(kv_cache_bytes=config.kv_cache_bytes)
     if config.max_queue is not None:
         serving = replace(serving, max_waiting=config.max_queue)
-    state = EngineState(config.model, config.revision, config.device, serving, loader=load_model)
+    split = [float(gb) for gb in config.gpu_split.split(",")] if config.gpu_split else None
+    state = EngineState(config.model, config.revision, config.device, serving, loader=load_model, gpu_split=split)
     metrics = Metrics(lambda: state.model, lambda: state.attached)
     gate = Gate(build_app(state, config.served_model_name or config.model, metrics), api_key, metrics)
     server = uvicorn.Server(

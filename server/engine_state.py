@@ -33,8 +33,10 @@ class EngineState:
         device: str,
         serving: ServingConfig,
         loader: Callable[..., Model] = load_model,
+        gpu_split: list[float] | None = None,
     ):
         self.source, self.revision, self.serving, self.loader = source, revision, serving, loader
+        self.gpu_split = gpu_split
         self.device = resolve_device(device)
         self.model: Model | None = None
         self.state, self.message, self.percentage = "loading", "Starting", None
@@ -79,9 +81,8 @@ class EngineState:
             loop.call_soon_threadsafe(self._set, "loading", message, percentage)
 
         def load() -> Model:
-            return self.loader(
-                self.source, revision=self.revision, device=self.device, progress=progress, serving=self.serving
-            )
+            where = {"device": self.device} | ({"gpu_split": self.gpu_split} if self.gpu_split else {})
+            return self.loader(self.source, revision=self.revision, progress=progress, serving=self.serving, **where)
 
         async def settle() -> None:
             try:
@@ -95,7 +96,7 @@ class EngineState:
                 if self.stopping:
                     model.close()
                     return
-                self.model, self.device = model, str(model.device)
+                self.model, self.device = model, getattr(model, "device_label", str(model.device))
                 log.info("%s is ready on %s", self.source, self.device)
                 self._set("ready", f"ready on {self.device}")
             finally:

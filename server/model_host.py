@@ -23,11 +23,12 @@ class LoadAbandoned(Exception):
 
 
 def resolve_device(device: str) -> str:
+    """ "auto" stays for the engine to plan when a GPU is visible; without one it is the CPU."""
     if device != "auto":
         return device
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return "auto" if torch.cuda.is_available() else "cpu"
 
 
 class ModelHost:
@@ -76,6 +77,8 @@ class ModelHost:
                     options.model,
                     revision=options.revision,
                     device=resolve_device(options.device),
+                    gpu_split=options.gpu_split_gb,
+                    context_tokens=options.context_tokens,
                     progress=threadsafe_progress,
                     serving=ServingConfig(
                         kv_cache_bytes=options.kv_cache_bytes, speculative="ngram" if options.speculative else None

@@ -136,9 +136,10 @@ class Options:
     revision: str | None = setting(None, "hub branch; None is main", pattern=r"\S", pattern_message="a branch name")
     device: str = setting(
         "auto",
-        "where the model runs; auto is cuda when a GPU is visible, else cpu",
-        pattern=r"^(auto|cpu|cuda|cuda:\d+)$",
-        pattern_message="auto, cpu, cuda or cuda:N",
+        "where the model runs; auto is one GPU if the model fits on it, else the fewest that hold it, else cpu; "
+        "a list (cuda:0,cuda:1) splits the layers across its devices",
+        pattern=r"^(auto|cpu|cuda|cuda:\d+|(cpu|cuda:\d+)(,(cpu|cuda:\d+))+)$",
+        pattern_message="auto, cpu, cuda, cuda:N or a list such as cuda:0,cuda:1",
     )
     engine: str = setting(
         "in-process",
@@ -161,6 +162,12 @@ class Options:
     enabled_languages: NAMES = setting(("*",), "language ids to serve; * serves all")
     other_files: int = setting(3, "other open files excerpted when the budget allows", minimum=0, maximum=20)
     kv_cache_bytes: int = setting(0, "the engine's KV cache; 0 is most GPU memory left after the weights", minimum=0)
+    gpu_split: str | None = setting(
+        None,
+        "GB of weights on each device of the device list, e.g. 20,24; None: planned from free memory",
+        pattern=r"^\d+(\.\d+)?(,\d+(\.\d+)?)*$",
+        pattern_message="GB per device, separated by commas, e.g. 20,24",
+    )
     speculative: bool = setting(
         True, "draft tokens from the prompt and check them in one pass: faster code edits, the same answers"
     )
@@ -175,11 +182,16 @@ class Options:
         """ "in-process", "shared" or "url" (`engine` holds the URL)."""
         return self.engine if self.engine in ("in-process", "shared") else "url"
 
+    @property
+    def gpu_split_gb(self) -> list[float] | None:
+        """`gpu_split` as load_model takes it."""
+        return [float(gb) for gb in self.gpu_split.split(",")] if self.gpu_split else None
+
     def model_key(self) -> tuple:
         """Changing any of these reloads the model (or reconnects to its engine)."""
         if self.placement == "url":
             return (self.engine, self.model, self.revision, self.api_key_env)
-        key = (self.engine, self.model, self.revision, self.device, self.kv_cache_bytes)
+        key = (self.engine, self.model, self.revision, self.device, self.kv_cache_bytes, self.gpu_split)
         return (*key, self.engine_idle_minutes) if self.placement == "shared" else (*key, self.speculative)
 
 

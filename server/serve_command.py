@@ -21,6 +21,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         model=args.model,
         revision=args.revision,
         device=args.device,
+        gpu_split=args.gpu_split,
         host=args.host,
         port=args.port,
         socket=Path(args.socket).expanduser().absolute() if args.socket else None,
@@ -53,7 +54,14 @@ def add_serve_parser(sub, logs: argparse.ArgumentParser) -> None:
     )
     serve.add_argument("--model", default=Options.model, help="hub id, local folder, or 'demo' (default %(default)s)")
     serve.add_argument("--revision", default=None, help="hub branch (default: main)")
-    serve.add_argument("--device", default=Options.device, help="auto, cpu, cuda or cuda:N (default %(default)s)")
+    serve.add_argument(
+        "--device",
+        default=Options.device,
+        help="auto, cpu, cuda, cuda:N, or a list such as cuda:0,cuda:1 that splits the layers (default %(default)s)",
+    )
+    serve.add_argument(
+        "--gpu-split", default="", metavar="GB,GB", help="GB of weights on each listed device (default: planned)"
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
     where = serve.add_mutually_exclusive_group()
     where.add_argument("--port", type=int, default=8000, help="TCP port (default %(default)s)")

@@ -116,7 +116,7 @@ class CodellamaServer(LanguageServer):
             await shown  # the bar exists before it ends, however fast the load was
             if model is not None:
                 self.shown.discard("load")
-                device = None if model.device is None else str(model.device)
+                device = None if model.device is None else getattr(model, "device_label", str(model.device))
                 where = f"on {device}" if device else f"at {options.engine}"
                 bar.end(
                     f"{options.model} ready {where}" + (" (shared engine)" if options.placement == "shared" else "")

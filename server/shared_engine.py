@@ -73,7 +73,8 @@ def engine_key(options: Options) -> dict:
     model = options.model
     if Path(model).expanduser().is_dir():
         model = str(Path(model).expanduser().resolve())
-    return {"model": model, "revision": options.revision, "device": options.device, "kv": options.kv_cache_bytes}
+    key = {"model": model, "revision": options.revision, "device": options.device, "kv": options.kv_cache_bytes}
+    return key | ({"gpuSplit": options.gpu_split} if options.gpu_split else {})
 
 
 def socket_path(options: Options, folder: Path | None = None) -> Path:
@@ -111,6 +112,7 @@ def _serve_command(options: Options, path: Path, log_file: Path) -> list[str]:
     if options.revision:
         command += ["--revision", options.revision]
     command += ["--device", options.device, "--kv-cache-bytes", str(options.kv_cache_bytes)]
+    command += ["--gpu-split", options.gpu_split] if options.gpu_split else []
     return [*command, "--idle-minutes", str(options.engine_idle_minutes), "--log-file", str(log_file)]
 
 

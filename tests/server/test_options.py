@@ -40,7 +40,14 @@ def test_a_bad_value_takes_its_default_and_the_others_still_apply():
 @pytest.mark.parametrize(
     ("raw", "error"),
     [
-        ({"device": "gpu"}, "codellama.device must be auto, cpu, cuda or cuda:N, got 'gpu'"),
+        (
+            {"device": "gpu"},
+            "codellama.device must be auto, cpu, cuda, cuda:N or a list such as cuda:0,cuda:1, got 'gpu'",
+        ),  # noqa: E501
+        (
+            {"gpuSplit": "20;24"},
+            "codellama.gpuSplit must be GB per device, separated by commas, e.g. 20,24, got '20;24'",
+        ),  # noqa: E501
         ({"model": "  "}, "codellama.model must be a hub id, a folder or 'demo', got '  '"),
         ({"revision": ""}, "codellama.revision must be a branch name, got ''"),
         ({"systemPrompt": 3}, "codellama.systemPrompt must be a string, got 3"),
@@ -107,9 +114,11 @@ def test_an_answer_that_leaves_no_room_for_the_prompt_resets_both_values(group):
 
 def test_the_model_key_names_what_reloads_the_model():
     options, _ = parse_options({"model": "demo", "revision": "main", "device": "cpu", "kvCacheBytes": 1 << 20})
-    assert options.model_key() == ("in-process", "demo", "main", "cpu", 1 << 20, True)  # True: speculative
+    assert options.model_key() == ("in-process", "demo", "main", "cpu", 1 << 20, None, True)  # True: speculative
     shared, _ = parse_options({"model": "demo", "engine": "shared", "engineIdleMinutes": 0.5})
-    assert shared.model_key() == ("shared", "demo", None, "auto", 0, 0.5)
+    assert shared.model_key() == ("shared", "demo", None, "auto", 0, None, 0.5)
+    split, _ = parse_options({"device": "cuda:0,cuda:1", "gpuSplit": "20,24.5"})
+    assert (split.device, split.gpu_split_gb) == ("cuda:0,cuda:1", [20.0, 24.5])
     url = "http://gpu-box:8000/v1"
     remote, _ = parse_options({"model": "demo", "engine": url, "device": "cpu", "kvCacheBytes": 1 << 20})
     assert remote.model_key() == (url, "demo", None, "CODELLAMA_API_KEY")  # device and KV budget are the server's

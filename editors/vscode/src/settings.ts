@@ -29,6 +29,7 @@ export interface ServerSettings {
   model?: string;
   revision: string | null;
   device?: string;
+  gpuSplit: string | null;
   engine?: string;
   engineIdleMinutes?: number;
   apiKeyEnv?: string;
@@ -80,6 +81,7 @@ function generation(read: SettingReader, group: "inline" | "actions"): InlineSet
 export function serverSettings(read: SettingReader): ServerSettings {
   const settings: ServerSettings = {
     revision: text(read("revision")) ?? null,
+    gpuSplit: text(read("gpuSplit")) ?? null,
     systemPrompt: text(read("systemPrompt")) ?? null,
   };
   const model = text(read("model"));
