@@ -2,6 +2,8 @@
 
     python bench/gpu.py                 # 80 layers, the real shapes; on a CUDA GPU (about 5 minutes)
     python bench/gpu.py --layers 2      # cut down; on a CPU also narrower and shorter (--small)
+    python bench/gpu.py --devices cuda:0,cuda:0 --variants 4:-1   # two segments on one GPU: a segment hop's cost
+    python bench/gpu.py --devices cuda:0,cuda:1 --variants 4:-1   # the layers split across two GPUs
 
 Weights are random packed ints made on the device (nothing on disk): same shapes, same cost.
 Each variant (bits/group, all act-order, v1 zeros as TheBloke's files) runs in its own process,
@@ -119,7 +121,8 @@ def check_layer(spec: SyntheticSpec, quant: QuantConfig, kernel: str, device: to
 
 def run_variant(opts: argparse.Namespace, variant: str, kernel: str) -> dict:
     """One process's measurements for one variant."""
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    devices = [torch.device(d) for d in opts.devices.split(",")] if opts.devices else None
+    device = devices[0] if devices else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = torch.float16 if device.type == "cuda" else torch.float32
     spec = dataclasses.replace(SMALL if opts.small else CODELLAMA_70B, n_layers=opts.layers)
     bits, group = (int(v) for v in variant.split(":"))
@@ -132,8 +135,11 @@ def run_variant(opts: argparse.Namespace, variant: str, kernel: str) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="bench-gpu-"))
     write_config(folder, spec, quant, torch.float16, eos_token_id=[])  # no EOS: every request runs to its length
     start = time.perf_counter()
-    model = load_model(folder, device=device, dtype=dtype, kernel=kernel, checkpoint=RandomWeights(spec, quant, device))
+    model = load_model(
+        folder, device=opts.devices or device, dtype=dtype, kernel=kernel, checkpoint=RandomWeights(spec, quant, device)
+    )
     row["build_s"] = time.perf_counter() - start
+    row["placement"] = model.stats()["placement"]
     gen = torch.Generator().manual_seed(0)
 
     def run(n_prompt: int, n_new: int) -> list[int]:
@@ -161,7 +167,7 @@ def run_variant(opts: argparse.Namespace, variant: str, kernel: str) -> dict:
     threads = [threading.Thread(target=run, args=(128, n_new)) for _ in range(4)]
     row["batch4_tok_s"] = 4 * n_new / timed(device, lambda: ([t.start() for t in threads], [t.join() for t in threads]))
     if device.type == "cuda":
-        row["peak_memory"] = torch.cuda.max_memory_allocated(device)
+        row["peak_memory"] = sum(torch.cuda.max_memory_allocated(d) for d in set(devices or [device]))
     else:
         row["peak_memory"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return row
@@ -173,6 +179,7 @@ def child(opts: argparse.Namespace, variant: str, kernel: str, timeout: float) -
     cmd += ["--contexts", ",".join(map(str, opts.contexts)), "--decode-tokens", str(opts.decode_tokens)] + (
         ["--small"] if opts.small else []
     )
+    cmd += ["--devices", opts.devices] if opts.devices else []
     try:
         done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, timeout=max(timeout, 10), check=False)
     except subprocess.TimeoutExpired:
@@ -221,6 +228,8 @@ def table(opts, rows: list[dict], bandwidth: float, peak: float) -> None:
         add("tok/s, 4 concurrent requests (floor)", fmt_ratio(r["batch4_tok_s"], batch_floor, "tok/s"))
         add("peak memory", f"{r['peak_memory'] / gb:.1f} GB")
         add("build (random weights, load layout)", f"{r['build_s']:.1f} s")
+        if opts.devices:
+            add("placement", r["placement"])
     width = max(len(k) for k in lines)
     print("\n| " + " | ".join([" " * width] + [r.get("variant", "?") for r in rows]) + " |")
     print("|" + "---|" * (len(rows) + 1))
@@ -240,6 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--contexts", default=None, help="context lengths (default 2048,4096; 256,512 with --small)")
     p.add_argument("--decode-tokens", type=int, default=32)
     p.add_argument("--budget-s", type=float, default=330, help="stop starting variants past this")
+    p.add_argument(
+        "--devices",
+        default=None,
+        help="split the layers across these devices, e.g. cuda:0,cuda:1 (cuda:0,cuda:0: two segments on one GPU)",
+    )
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     opts = p.parse_args(argv)
     cuda = torch.cuda.is_available()

@@ -45,7 +45,9 @@ def parse_devices(device: str | torch.device) -> tuple[list[torch.device], bool]
 
 
 def free_memory(devices: list[torch.device]) -> list[DeviceMemory]:
-    return [DeviceMemory(str(d), available_memory(d)) for d in devices]
+    """Bytes free on each listed device; a device listed n times (host memory, or one GPU in segments)
+    gives each entry an n-th."""
+    return [DeviceMemory(str(d), available_memory(d) // devices.count(d)) for d in devices]
 
 
 def place(

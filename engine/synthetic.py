@@ -183,7 +183,8 @@ class RandomWeights:
 
     def expect(self, name: str, shape: tuple[int, ...], device: torch.device | str | None = None) -> torch.Tensor:
         assert name in self.names, name
-        return self._make(name, tuple(shape))
+        tensor = self._make(name, tuple(shape))
+        return tensor if device is None else tensor.to(device)
 
     def close(self) -> None:
         pass

@@ -147,3 +147,21 @@ def test_gpu_split_and_bad_device_lists(folder):
     if not torch.cuda.is_available():
         with pytest.raises(EngineError, match="no CUDA GPU"):
             load_model(folder, device="cuda:0,cuda:1")
+
+
+def test_out_of_memory_at_load_names_the_device_and_what_it_needed(folder, monkeypatch):
+    from codellama_lsp.engine import loader
+
+    linear = loader._Loader.linear
+
+    def short_of_memory(self, prefix, module):
+        if prefix.startswith("model.layers.3."):
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return linear(self, prefix, module)
+
+    monkeypatch.setattr(loader._Loader, "linear", short_of_memory)
+    with pytest.raises(EngineError) as error:
+        load_model(folder, device="cpu,cpu")
+    message = str(error.value)
+    assert "out of memory loading" in message and " on cpu: its weights there need " in message
+    assert "and its KV cache" in message and "another GPU" in message

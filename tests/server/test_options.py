@@ -43,11 +43,11 @@ def test_a_bad_value_takes_its_default_and_the_others_still_apply():
         (
             {"device": "gpu"},
             "codellama.device must be auto, cpu, cuda, cuda:N or a list such as cuda:0,cuda:1, got 'gpu'",
-        ),  # noqa: E501
+        ),
         (
             {"gpuSplit": "20;24"},
             "codellama.gpuSplit must be GB per device, separated by commas, e.g. 20,24, got '20;24'",
-        ),  # noqa: E501
+        ),
         ({"model": "  "}, "codellama.model must be a hub id, a folder or 'demo', got '  '"),
         ({"revision": ""}, "codellama.revision must be a branch name, got ''"),
         ({"systemPrompt": 3}, "codellama.systemPrompt must be a string, got 3"),
