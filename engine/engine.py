@@ -8,6 +8,7 @@ prompts that start like an earlier one reuse its cached KV blocks, and ghost tex
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 from collections.abc import AsyncIterator, Callable, Iterator
 from collections.abc import Sequence as Seq
@@ -30,6 +31,7 @@ from .step_loop import StepLoop
 from .text_stream import Chunk, TextStream
 from .tokenizer import Messages, encode_chat, encode_prompt, require
 
+log = logging.getLogger(__name__)
 Prompt = str | Seq[int] | Messages
 FINISH_REASONS = {"eos": "stop"}  # the engine's reasons as OpenAI names them
 
@@ -66,8 +68,10 @@ class Model:
         self.scheduler = Scheduler(self.blocks, serving.max_batch, serving.step_tokens, serving.max_waiting, drafts)
         graphs = None
         wanted = serving.decode_graphs == "on" or (serving.decode_graphs == "auto" and device.type == "cuda")
-        if wanted and transformer.split is None:  # a split model decodes eagerly, segment by segment
+        if wanted and transformer.split is None:
             graphs = DecodeGraphs(transformer, self.kv_cache, num_blocks, device, capture=device.type == "cuda")
+        elif wanted:
+            log.info("decode graphs are off: a model split across devices decodes eagerly, segment by segment")
         self.runner = ModelRunner(transformer, self.kv_cache, device, graphs=graphs)
         self.loop = StepLoop(self.scheduler, self.runner)
 

@@ -206,13 +206,12 @@ def load_model(
     serving: batching and KV-cache budget (`ServingConfig`).
     """
     device = DEFAULT_DEVICE if device is None else device
-    parse_devices(device)  # a bad device fails before any download
+    devices, _ = parse_devices(device)  # a bad device fails before any download
     folder = resolve_source(source, revision, progress)
     cfg = read_json(folder / "config.json")
     args = parse_model_args(cfg, str(folder / "config.json"))
     quant = parse_quant_config(folder, cfg)
-    first, _ = parse_devices(device)
-    compute_dtype = parse_dtype(dtype, first[0], args)
+    compute_dtype = parse_dtype(dtype, devices[0], args)
     footprint = Footprint(args, quant, compute_dtype)
     dev, plan = place(device, footprint, context_tokens or args.max_seq_len, serving.block_size, gpu_split)
     if plan is not None:

@@ -2,7 +2,9 @@
 
 Module names follow the checkpoint keys (`model.layers.N.self_attn.q_proj` ...), so weights
 load by name. A forward takes a flat run of T tokens (one sequence, or the new tokens of a
-batch back to back); `attention` decides which keys each token sees. D = head_dim.
+batch back to back); `attention` decides which keys each token sees. D = head_dim. A model
+split across devices (`split`) runs each segment of layers on its device, and the hidden
+state is copied to the next device at each boundary.
 """
 
 from __future__ import annotations
