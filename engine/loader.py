@@ -26,7 +26,7 @@ from .errors import CheckpointError, EngineError
 from .hub import Progress, resolve_source
 from .kernels import check_or_fall_back, kernel_factory
 from .kv_cache import available_memory
-from .model import LINEARS, Transformer, rope_inverse_frequencies
+from .model import LINEARS, Transformer, on, rope_inverse_frequencies
 from .placement import Footprint, GiB, Placement
 from .quant import PACKED_DTYPES, GPTQKernel, QuantLinear, default_g_idx, expected_shapes
 from .tokenizer import load_tokenizer
@@ -144,10 +144,11 @@ class _Loader:
             prefix = f"model.layers.{i}"
             self.norm(block.input_layernorm, f"{prefix}.input_layernorm.weight")
             self.norm(block.post_attention_layernorm, f"{prefix}.post_attention_layernorm.weight")
-            for path in LINEARS:
-                parent, name = path.split(".")
-                owner = getattr(block, parent)
-                setattr(owner, name, self.linear(f"{prefix}.{path}", getattr(owner, name)))
+            with on(self.device):  # kernels preparing a layer launch on its device
+                for path in LINEARS:
+                    parent, name = path.split(".")
+                    owner = getattr(block, parent)
+                    setattr(owner, name, self.linear(f"{prefix}.{path}", getattr(owner, name)))
             if progress:
                 where = f" on {self.device}" if plan else ""
                 progress(f"Loading layer {i + 1}/{a.n_layers}{where}", (i + 1) / a.n_layers)

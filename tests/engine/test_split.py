@@ -46,6 +46,9 @@ def test_the_layers_are_split_in_order(split):
     stats = split.stats()
     assert stats["placement"].count("cpu:") == n and "embedding" in stats["placement"]
     assert split.device_label == ",".join(["cpu"] * n)
+    devices = [device for device, layers in split.transformer.split for _ in layers]
+    assert [k.device for k in split.kv_cache.keys] == devices  # each layer's KV on its layer's device
+    assert fresh(split, decode_graphs="on").runner.graphs is None  # a split model decodes eagerly
 
 
 def test_split_logits_equal_one_device(one, split):
