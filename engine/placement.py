@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import torch
 
@@ -44,7 +45,7 @@ class Footprint:
     quant: QuantConfig | None
     dtype: torch.dtype = torch.float16
 
-    @property
+    @cached_property
     def layer(self) -> int:
         """One decoder layer's weights: seven linears and two norms."""
         with torch.device("meta"):
