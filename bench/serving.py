@@ -149,12 +149,10 @@ async def inline_beside_action(model, action: list[int], inline: list[int]) -> f
     return seconds
 
 
-async def candidates_run(model, prompt: list[int], k: int, n: int, stagger: bool = False) -> tuple[float, int, int]:
+async def candidates_run(model, prompt: list[int], k: int, n: int) -> tuple[float, int, int]:
     """`k` candidates of `n` tokens for one prompt, submitted together as the server does (the first greedy,
-    the others sampled): (seconds to the last token, most KV blocks in use, prompt tokens computed).
-    With `stagger`, the others wait for the first's first token, so its prompt blocks are cached for them:
-    what one shared prefill would cost (the engine does not share a prefill between requests in flight)."""
-    blocks, peak, done, prefilled = model.blocks, [0], asyncio.Event(), asyncio.Event()
+    the others sampled): (seconds to the last token, most KV blocks in use, prompt tokens computed)."""
+    blocks, peak, done = model.blocks, [0], asyncio.Event()
     computed = blocks.prompt_tokens - blocks.reused_tokens
 
     async def watch():
@@ -163,10 +161,8 @@ async def candidates_run(model, prompt: list[int], k: int, n: int, stagger: bool
             await asyncio.sleep(0.001)
 
     async def one(temperature: float):
-        if stagger and temperature > 0:
-            await prefilled.wait()
         async for _ in model.stream(prompt, SamplingParams(temperature=temperature, max_new_tokens=n), "inline"):
-            prefilled.set()
+            pass
 
     watcher = asyncio.create_task(watch())
     start = time.perf_counter()
@@ -211,7 +207,6 @@ async def measure(folder: Path, decode_tokens: int, vocab: int) -> list[Row]:
     beside = await inline_beside_action(model, prompt(2000, 31), prompt(1000, 32))
     one_candidate = await candidates_run(model, prompt(1000, 40), 1, 32)
     three_candidates = await candidates_run(model, prompt(1000, 41), 3, 32)  # a prompt not cached either
-    staggered = await candidates_run(model, prompt(1000, 42), 3, 32, stagger=True)
     model.close()
     step = model.serving.step_tokens
     return [
@@ -258,13 +253,6 @@ async def measure(folder: Path, decode_tokens: int, vocab: int) -> list[Row]:
             "1 candidate {:.0f} ms, {} blocks, {} computed".format(one_candidate[0] * 1e3, *one_candidate[1:]),
             three_candidates[0] / one_candidate[0],
             "≤ 1.3× (GPU)",
-        ),
-        (
-            "the same, the 2 sampled candidates submitted at the first's first token (its prompt then cached)",
-            "{:.0f} ms, {} KV blocks at most, {} prompt tokens computed".format(staggered[0] * 1e3, *staggered[1:]),
-            f"1 candidate {one_candidate[0] * 1e3:.0f} ms",
-            staggered[0] / one_candidate[0],
-            "(context)",
         ),
     ]
 

@@ -29,7 +29,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 
 
 def _options(args: argparse.Namespace):
-    from .options import parse_options
+    from .option_parsing import parse_options
 
     raw = {"model": args.model, "revision": args.revision, "device": args.device, "contextTokens": args.context_tokens}
     options, errors = parse_options(raw)

@@ -24,7 +24,8 @@ from .edits import StaleDocumentError, check_version
 from .engines import Engine, RemoteEngineError
 from .model_host import ModelHost
 from .open_documents import OpenDocuments
-from .options import Options, parse_options
+from .option_parsing import parse_options
+from .options import Options
 from .progress import ProgressBar
 from .protocol import CodellamaProtocol
 from .snapshot import UnusableDocument

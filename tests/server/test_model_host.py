@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from codellama_lsp.server.model_host import ModelHost
-from codellama_lsp.server.options import parse_options
+from codellama_lsp.server.option_parsing import parse_options
 
 
 class Loaded:

@@ -6,7 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from codellama_lsp.server.options import ACTION_DEFAULTS, INLINE_DEFAULTS, Options, parse_options
+from codellama_lsp.server.option_parsing import parse_options
+from codellama_lsp.server.options import ACTION_DEFAULTS, INLINE_DEFAULTS, Options
 
 
 def test_the_section_or_the_settings_holding_it_parse_the_same():

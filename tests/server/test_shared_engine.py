@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from lsprotocol import types as lsp
 
-from codellama_lsp.server.options import parse_options
+from codellama_lsp.server.option_parsing import parse_options
 from codellama_lsp.server.shared_engine import SharedEngineError, check_owner, runtime_dir, socket_path
 from tests.server.conftest import KNOWN_ANSWER, open_document, pos
 from tests.server.engine_servers import lsp_client

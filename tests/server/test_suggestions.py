@@ -12,7 +12,8 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 
 from codellama_lsp.engine import load_model
 from codellama_lsp.server.inline import complete_inline
-from codellama_lsp.server.options import SAMPLED_TEMPERATURE, Options, parse_options
+from codellama_lsp.server.option_parsing import parse_options
+from codellama_lsp.server.options import SAMPLED_TEMPERATURE, Options
 from codellama_lsp.server.snapshot import Snapshot
 from codellama_lsp.server.suggestions import Shown
 from tests.fixtures.random_model import write_random_model
