@@ -14,7 +14,6 @@ from .document import line_body, newline_of, split_lines
 from .edits import insert_at, replace_range
 from .engines import Engine
 from .generation import answer, build_prompt
-from .inline_layouts import prefill_of
 from .languages import language_for
 from .options import Options
 from .postprocess import clean_replacement, extract_code
@@ -111,8 +110,9 @@ async def run_action(
 
     others = list(other_files)[: options.other_files]
     start, end = (target.start.line, 0), (target.end.line, target.end.character)
-    ctx, prompt = build_prompt(model, doc.text, start, end, framing, options.context_tokens, gen.max_new_tokens, others)
-    prefill = prefill_of(framing(ctx, ()))
+    ctx, prompt, prefill = build_prompt(
+        model, doc.text, start, end, framing, options.context_tokens, gen.max_new_tokens, others
+    )
     reply = await answer(model, prompt, gen.sampling(), until_code_block=action != "explain", prefill=prefill)
     newline = newline_of(ctx.selection if any(c in ctx.selection for c in "\r\n") else doc.text)
 

@@ -11,7 +11,7 @@ from codellama_lsp.engine import SamplingParams
 from .context import CodeContext, CountTokens, Position
 from .engines import Engine
 from .postprocess import without_turn_space
-from .prompts import Framing, fit_prompt
+from .prompts import Framing, fit_prompt, prefill_of
 
 CLOSED_BLOCK = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n`]*\n(?:.*\n)*?[ \t]*\1[ \t]*$", re.MULTILINE)
 
@@ -58,15 +58,16 @@ def build_prompt(
     window: int,
     answer_tokens: int,
     other_files: list[tuple[str, str]],
-) -> tuple[CodeContext, list[int]]:
-    """The code context for a range and the prompt's token ids, measured with the model's own tokenizer."""
+) -> tuple[CodeContext, list[int], str]:
+    """The code context for a range, the prompt's token ids (measured with the model's own tokenizer),
+    and the answer's start that the prompt ends with ("" when it ends with the user's turn)."""
     fitted = fit_prompt(
         framing, text, start, end,
         encode_prompt=chat_encoder(model),
         count_tokens=token_counter(model),
         window=window, answer_tokens=answer_tokens, other_files=other_files,
     )  # fmt: skip
-    return fitted.context, fitted.ids
+    return fitted.context, fitted.ids, prefill_of(fitted.messages)
 
 
 async def answer(

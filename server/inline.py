@@ -9,7 +9,7 @@ from typing import Any
 
 from .engines import Engine
 from .generation import answer, build_prompt
-from .inline_layouts import DEFAULT_LAYOUT, LAYOUTS, prefill_of
+from .inline_layouts import DEFAULT_LAYOUT, LAYOUTS
 from .languages import language_for
 from .options import Options
 from .postprocess import clean_inline
@@ -63,10 +63,9 @@ async def complete_inline(
     frame = LAYOUTS[layout]
     framing = lambda ctx, ex: frame(ctx, language, doc.path, ex, options.system_prompt)  # noqa: E731
     others = list(other_files)[: options.other_files]
-    ctx, prompt = build_prompt(
+    ctx, prompt, prefill = build_prompt(
         model, doc.text, (line, character), None, framing, options.context_tokens, gen.max_new_tokens, others
     )
-    prefill = prefill_of(framing(ctx, ()))
     replies = await together(
         [
             answer(model, prompt, params, until_code_block=True, priority="inline", prefill=prefill)

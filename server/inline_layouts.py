@@ -80,8 +80,3 @@ LAYOUTS: dict[str, InlineFraming] = {
     "prefix-first": prefix_first_messages,
 }
 DEFAULT_LAYOUT = "prefilled"  # measured best by bench/quality.py
-
-
-def prefill_of(messages: list[Message]) -> str:
-    """The answer's start when the turns end with one (an assistant turn), else ""."""
-    return messages[-1]["content"] if messages and messages[-1]["role"] == "assistant" else ""

@@ -201,6 +201,11 @@ def action_messages(
     return _turns(system_turn(language, path, system_prompt), user)
 
 
+def prefill_of(messages: list[Message]) -> str:
+    """The answer's start when the turns end with one (an assistant turn), else ""."""
+    return messages[-1]["content"] if messages and messages[-1]["role"] == "assistant" else ""
+
+
 @dataclass(frozen=True)
 class PromptBudget:
     """How a context window splits between the answer, the prompt's fixed text and the code."""

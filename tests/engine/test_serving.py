@@ -34,6 +34,19 @@ def prompt(n: int, seed: int) -> list[int]:
     return [1] + torch.randint(3, 32000, (n - 1,), generator=torch.Generator().manual_seed(seed)).tolist()
 
 
+async def streaming(model: Model) -> asyncio.Task:
+    """A long request, consumed in a task, once it has given its first token."""
+    started = asyncio.Event()
+
+    async def consume():
+        async for _ in model.stream(prompt(50, 3), SamplingParams(max_new_tokens=10_000)):
+            started.set()
+
+    task = asyncio.create_task(consume())
+    await started.wait()
+    return task
+
+
 def run_together(model: Model, prompts: list[list[int]], params: SamplingParams) -> list[list[int] | BaseException]:
     """Submit all prompts at once; each one's tokens, or the exception that ended it."""
     outputs: list[list] = [[] for _ in prompts]
@@ -121,14 +134,7 @@ def test_a_repeated_prompt_prefills_only_its_tail(chat_model):
 
 async def test_cancelling_a_stream_frees_its_blocks_at_once(chat_model):
     model = rebuilt(chat_model)
-    started = asyncio.Event()
-
-    async def consume():
-        async for _ in model.stream(prompt(50, 3), SamplingParams(max_new_tokens=10_000)):
-            started.set()
-
-    task = asyncio.create_task(consume())
-    await started.wait()
+    task = await streaming(model)
     assert model.blocks.num_used > 0
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

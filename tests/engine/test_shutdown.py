@@ -13,7 +13,7 @@ import pytest
 from codellama_lsp.engine import EngineClosedError, SamplingParams
 from codellama_lsp.engine.synthetic import SyntheticSpec, write_checkpoint
 
-from .test_serving import prompt, rebuilt
+from .test_serving import prompt, rebuilt, streaming
 
 # Exits while the engine's thread is inside a step: before the fix the process died at exit with
 # "terminate called without an active exception" (SIGABRT), every time.
@@ -85,14 +85,7 @@ def test_an_abort_during_a_step_leaves_the_other_requests_of_that_step_alone(cha
 
 async def test_close_ends_every_request_waits_for_the_step_and_refuses_new_ones(chat_model):
     model = rebuilt(chat_model)
-    started = asyncio.Event()
-
-    async def consume():
-        async for _ in model.stream(prompt(50, 3), SamplingParams(max_new_tokens=10_000)):
-            started.set()
-
-    task = asyncio.create_task(consume())
-    await started.wait()
+    task = await streaming(model)
     await asyncio.to_thread(model.close)
     with pytest.raises(EngineClosedError):
         await task

@@ -10,7 +10,7 @@ import torch
 from codellama_lsp.engine import EngineError, Model, QuantConfig, SamplingParams, ServingConfig, load_model
 from codellama_lsp.engine.synthetic import SyntheticSpec
 
-from .test_serving import prompt, run_together
+from .test_serving import prompt, run_together, streaming
 
 SPEC = SyntheticSpec(vocab_size=32016, dim=64, n_layers=4, n_heads=2, n_kv_heads=1, intermediate_size=128)
 QUANT = QuantConfig(4, 32, True, True, "gptq")
@@ -115,14 +115,7 @@ def test_out_of_memory_in_the_second_segment_fails_only_that_request(one, split)
 
 async def test_cancelling_a_split_stream_frees_its_blocks(split):
     model = fresh(split)
-    started = asyncio.Event()
-
-    async def consume():
-        async for _ in model.stream(prompt(50, 3), SamplingParams(max_new_tokens=10_000)):
-            started.set()
-
-    task = asyncio.create_task(consume())
-    await started.wait()
+    task = await streaming(model)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

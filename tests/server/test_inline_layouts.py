@@ -14,13 +14,12 @@ from codellama_lsp.server.inline import complete_inline
 from codellama_lsp.server.inline_layouts import (
     DEFAULT_LAYOUT,
     LAYOUTS,
-    prefill_of,
     prefilled_messages,
     prefix_first_messages,
 )
 from codellama_lsp.server.languages import language_for
 from codellama_lsp.server.options import Options
-from codellama_lsp.server.prompts import CURSOR, inline_messages
+from codellama_lsp.server.prompts import CURSOR, inline_messages, prefill_of
 from codellama_lsp.server.snapshot import Snapshot
 from tests.conftest import TOKENIZER_DIR
 
